@@ -1,0 +1,8 @@
+"""Operational sizing for FastAPI services: thread tokens, DB and HTTP pools, workers and hosts.
+
+The public surface is re-exported here; the modules behind it are private (leading underscore).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
