@@ -17,6 +17,9 @@ phases, so the three agree on what is modelled:
 * An `async def` handler's DB, upstream and other I/O happen after its loop turn, awaiting, holding neither
   a token nor the loop.
 * `cpu_ms` is split evenly over the request's loop turn and its token passes.
+* A step's duration has mean `mean_ms` and squared coefficient of variation `cv2`: constant when cv2 = 0,
+  otherwise lognormal with that mean and cv2 (the usual shape of I/O latency; cv2 = 1 is a lognormal too,
+  not an exponential). `cpu` and `block` steps are constant.
 """
 
 from __future__ import annotations
