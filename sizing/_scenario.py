@@ -78,7 +78,10 @@ class Endpoint(_Model):
     name: str = Field(min_length=1, max_length=80)
     share: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="Fraction of requests of this class")
     handler: Literal["sync", "async"] = Field(description='"sync" for `def`, "async" for `async def`')
-    cpu_ms: NonNegMs = Field(default=1.0, le=60_000.0, description="Python CPU per request, framework included")
+    cpu_ms: float = Field(
+        default=1.0, gt=0.0, le=60_000.0, allow_inf_nan=False,
+        description="Python CPU per request, framework included (every request costs some: > 0)",
+    )
     db_hold_ms: NonNegMs = Field(default=0.0, le=600_000.0, description="Time a pooled DB connection is held")
     db_hold_cv2: Cv2 = 1.0
     db_hold_p99_ms: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)

@@ -1,0 +1,177 @@
+"""`evaluate`: what today's deployment does at the scenario's peak, where it breaks, and why.
+
+Per worker process the load is the peak rate split evenly over hosts x workers_per_host (uvicorn workers
+share one listening socket; the kernel spreads connections roughly evenly). The stages are solved by
+`sizing._stages.solve_worker`; end-to-end latency per class is the convolution of its waits and service
+times (`sizing._latency`), and the overall latency is the mixture of the classes by share.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sizing._findings import findings_for
+from sizing._latency import LatencyDistribution, mixture_quantile
+from sizing._results import Evaluation, Latency, StageName
+from sizing._scenario import Deployment, Scenario
+from sizing._stages import WorkerSolution, solve_worker
+
+__all__ = ["evaluate", "latency_at", "max_rps", "slo_rps", "target_misses"]
+
+LATENCY_METHOD = (
+    "sum of stage waits (G/G/c, exact Erlang C where both cv2 are 1) and service times, "
+    "convolved numerically assuming independence"
+)
+_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _latencies(scenario: Scenario, sol: WorkerSolution) -> list[Latency]:
+    shares = [e.share for e in scenario.endpoints]
+    if not sol.stable:
+        rows = [Latency(name=e.name, share=e.share, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None,
+                        method="unstable: a stage is past utilization 1") for e in scenario.endpoints]
+        rows.append(Latency(name="overall", share=1.0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None,
+                            method="unstable: a stage is past utilization 1"))
+        return rows
+    dists: list[LatencyDistribution] = [sol.latency(i) for i in range(len(shares))]
+    rows = []
+    for e, d in zip(scenario.endpoints, dists, strict=True):
+        p50, p95, p99 = (d.quantile(q) for q in _QUANTILES)
+        rows.append(Latency(name=e.name, share=e.share, mean_ms=d.mean_ms, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+                            method=LATENCY_METHOD))
+    mean = math.fsum(s * d.mean_ms for s, d in zip(shares, dists, strict=True))
+    p50, p95, p99 = (mixture_quantile(dists, shares, q) for q in _QUANTILES)
+    rows.append(Latency(name="overall", share=1.0, mean_ms=mean, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+                        method=LATENCY_METHOD + "; classes mixed by share"))
+    return rows
+
+
+def _overall_p99(scenario: Scenario, sol: WorkerSolution) -> float:
+    if not sol.stable:
+        return math.inf
+    shares = [e.share for e in scenario.endpoints]
+    return mixture_quantile([sol.latency(i) for i in range(len(shares))], shares, 0.99)
+
+
+def _cpu_bound_rps(scenario: Scenario, dep: Deployment) -> float:
+    """Whole-service rate at which every worker's core is fully busy (an upper bound on max_rps)."""
+    cpu_ms = math.fsum(e.share * e.cpu_ms for e in scenario.endpoints)
+    return dep.workers * 1000.0 / cpu_ms
+
+
+def max_rps(scenario: Scenario, deployment: Deployment | None = None) -> tuple[float, StageName]:
+    """The whole-service rate at which the first stage reaches utilization 1, and that stage."""
+    dep = deployment or scenario.deployment
+    hi = _cpu_bound_rps(scenario, dep)
+    lo = 0.0
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        if solve_worker(scenario, mid, dep).stable:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-9 * hi:
+            break
+    near = solve_worker(scenario, lo, dep) if lo > 0 else solve_worker(scenario, hi * 1e-6, dep)
+    bottleneck = max(near.stages.values(), key=lambda s: s.utilization).name
+    return lo, bottleneck
+
+
+def slo_rps(scenario: Scenario, deployment: Deployment | None = None, *, saturation_rps: float | None = None
+            ) -> float | None:
+    """The highest whole-service rate whose overall p99 meets `targets.latency_p99_ms`; None if no rate does."""
+    dep = deployment or scenario.deployment
+    top = saturation_rps if saturation_rps is not None else max_rps(scenario, dep)[0]
+    target = scenario.targets.latency_p99_ms
+    if _overall_p99(scenario, solve_worker(scenario, top * 1e-6, dep)) > target:
+        return None
+    lo, hi = top * 1e-6, top
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if _overall_p99(scenario, solve_worker(scenario, mid, dep)) <= target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 2e-4 * hi:
+            break
+    return lo
+
+
+def latency_at(scenario: Scenario, rps: float, deployment: Deployment | None = None) -> Latency:
+    """Overall latency when the whole service receives `rps` (no saturation search: cheap, for curves)."""
+    if not (math.isfinite(rps) and rps > 0):
+        raise ValueError(f"rps must be a finite number > 0, got {rps}")
+    return _latencies(scenario, solve_worker(scenario, rps, deployment or scenario.deployment))[-1]
+
+
+def evaluate(scenario: Scenario, *, rps: float | None = None, deployment: Deployment | None = None) -> Evaluation:
+    """What `scenario.deployment` (or `deployment`) does at the peak rate (or at `rps`).
+
+    Returns every stage's utilization and waits per worker, end-to-end latency per class and overall,
+    the saturation rate and its bottleneck stage, the highest rate meeting the p99 target, and findings.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"scenario must be a sizing.Scenario, got {type(scenario).__name__}")
+    dep = deployment or scenario.deployment
+    _check_servable(scenario, dep)
+    at = scenario.traffic.peak_rps if rps is None else rps
+    if not (math.isfinite(at) and at > 0):
+        raise ValueError(f"rps must be a finite number > 0, got {at}")
+    sol = solve_worker(scenario, at, dep)
+    latency = _latencies(scenario, sol)
+    saturation, bottleneck = max_rps(scenario, dep)
+    slo = slo_rps(scenario, dep, saturation_rps=saturation)
+    cpu = sol.stages["cpu"].utilization
+    ev = Evaluation(
+        rps=at,
+        rps_per_worker=sol.rps_per_worker,
+        stable=sol.stable,
+        stages=[s.to_result() for s in sol.stages.values()],
+        latency=latency,
+        cpu_utilization_worker=cpu,
+        cpu_utilization_host=cpu * dep.workers_per_host / dep.cores_per_host,
+        fleet_db_connections=dep.fleet_db_connections,
+        db_connection_budget=dep.db_connection_budget,
+        max_rps=saturation,
+        bottleneck=bottleneck,
+        slo_rps=slo,
+        headroom=saturation / at,
+        meets_targets=False,
+        findings=[],
+    )
+    findings = findings_for(scenario, dep, ev)
+    p99 = ev.overall.p99_ms
+    meets = not target_misses(scenario, dep, sol, math.inf if p99 is None else p99)
+    return ev.model_copy(update={"findings": findings, "meets_targets": meets})
+
+
+def target_misses(scenario: Scenario, dep: Deployment, sol: WorkerSolution, overall_p99_ms: float | None = None
+                  ) -> list[str]:
+    """The targets this solution misses (empty when it meets them all); the p99 is computed if not given."""
+    t = scenario.targets
+    if not sol.stable:
+        return ["stable"]
+    misses = []
+    st = sol.stages
+    if st["cpu"].utilization > t.max_cpu_utilization + 1e-12:
+        misses.append("max_cpu_utilization")
+    for name in ("thread_tokens", "db_pool", "http_pool"):
+        if st[name].arrival_rps > 0 and st[name].wait_p99_ms > t.max_pool_wait_p99_ms:
+            misses.append(f"max_pool_wait_p99_ms ({name})")
+    if st["http_pool"].arrival_rps > 0 and st["http_pool"].p_wait > t.http_pool_exhaustion:
+        misses.append("http_pool_exhaustion")
+    if dep.fleet_db_connections > dep.db_connection_budget and any(e.uses_db for e in scenario.endpoints):
+        misses.append("db_max_connections")
+    p99 = _overall_p99(scenario, sol) if overall_p99_ms is None else overall_p99_ms
+    if p99 > t.latency_p99_ms:
+        misses.append("latency_p99_ms")
+    return misses
+
+
+def _check_servable(scenario: Scenario, dep: Deployment) -> None:
+    db_users = [e.name for e in scenario.endpoints if e.uses_db and e.share > 0]
+    if db_users and dep.db_pool_size + dep.db_max_overflow == 0:
+        raise ValueError(
+            f"deployment.db_pool_size + db_max_overflow is 0 but {db_users[0]!r} holds a DB connection: "
+            "give a pool of at least 1"
+        )

@@ -1,0 +1,230 @@
+"""The queues inside one worker process, solved at a given request rate.
+
+Stages, in the order they are solved (each later one depends on the earlier ones' waits):
+1. `cpu`: the process's one core (the GIL), a single FIFO server visited by every `cpu` step.
+2. `db_pool` and `http_pool`: c = pool size (+ overflow), visited by every `db` / `http` step.
+3. `event_loop`: a single server held by every request's loop turn, whose hold includes the CPU wait and
+   any blocking call inside an `async def` handler.
+4. `thread_tokens`: c = total_tokens, visited once per token pass; a pass holds its token through its CPU
+   wait, its DB and HTTP pool waits (nested holding) and its I/O, plus the hand-off.
+Each stage is a G/G/c queue (`sizing.ggc`: exact Erlang C when both cv2 are 1) whose hold time is the mixture
+of what its visits hold; the arrival variability is the traffic's arrival_cv2 at every stage (an
+approximation: passes and splits change it inside the process).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sizing._latency import LatencyDistribution, Service, Wait
+from sizing._lifecycle import Phase, request_phases
+from sizing._queues import ggc
+from sizing._results import Stage, StageName
+from sizing._scenario import Deployment, Scenario
+
+__all__ = ["StageSolution", "WorkerSolution", "solve_worker"]
+
+_IDLE = Wait(0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StageSolution:
+    name: StageName
+    servers: int
+    arrival_rps: float
+    hold_ms: float
+    hold_cv2: float
+    utilization: float
+    stable: bool
+    p_wait: float
+    wait: Wait
+    wait_p99_ms: float
+    method: str
+
+    @property
+    def wait_mean_ms(self) -> float:
+        return math.inf if not self.stable else self.wait.mean_ms
+
+    def to_result(self) -> Stage:
+        finite = self.stable
+        return Stage(
+            name=self.name,
+            servers=self.servers,
+            arrival_rps=self.arrival_rps,
+            hold_ms=self.hold_ms,
+            hold_cv2=self.hold_cv2,
+            utilization=self.utilization,
+            stable=self.stable,
+            p_wait=self.p_wait,
+            wait_mean_ms=self.wait.mean_ms if finite else None,
+            wait_p99_ms=self.wait_p99_ms if finite else None,
+            method=self.method,
+        )
+
+
+@dataclass(slots=True)
+class _Visits:
+    """Visits to a stage: rate-weighted hold-time moments (per second, ms, ms^2)."""
+
+    rate: float = 0.0
+    first: float = 0.0
+    second: float = 0.0
+    count: int = 0
+
+    def add(self, rate: float, mean_ms: float, var_ms2: float) -> None:
+        self.rate += rate
+        self.first += rate * mean_ms
+        self.second += rate * (var_ms2 + mean_ms * mean_ms)
+        self.count += 1
+
+    @property
+    def mean_ms(self) -> float:
+        return self.first / self.rate if self.rate > 0 else 0.0
+
+    @property
+    def cv2(self) -> float:
+        if self.rate <= 0 or self.first <= 0:
+            return 0.0
+        m = self.first / self.rate
+        return max(self.second / self.rate / (m * m) - 1.0, 0.0)
+
+
+def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -> StageSolution:
+    hold = visits.mean_ms
+    if visits.rate <= 0 or hold <= 0:
+        return StageSolution(name, servers, visits.rate, hold, visits.cv2, 0.0, True, 0.0, _IDLE, 0.0, "idle")
+    if servers <= 0:
+        return StageSolution(
+            name, servers, visits.rate, hold, visits.cv2, math.inf, False, 1.0, _IDLE, math.inf, "no servers"
+        )
+    q = ggc(visits.rate, hold / 1000.0, servers, arrival_cv2=arrival_cv2, service_cv2=visits.cv2)
+    util = float(q.utilization)
+    if not q.stable:
+        return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, False, 1.0, _IDLE, math.inf, q.method)
+    p = float(q.p_wait)
+    wait = Wait(p, float(q.wait_decay_rate) / 1000.0) if p > 0 else _IDLE
+    p99 = float(q.wait_quantile(0.99)) * 1000.0
+    return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, q.method)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSolution:
+    """All stages of one worker at one per-worker rate, and each class's latency pieces."""
+
+    rps_per_worker: float
+    stages: dict[StageName, StageSolution]
+    pieces: list[tuple[float, list[Wait], list[Service]]] = field(repr=False)
+
+    @property
+    def stable(self) -> bool:
+        return all(s.stable for s in self.stages.values())
+
+    def latency(self, index: int) -> LatencyDistribution:
+        shift, waits, services = self.pieces[index]
+        return LatencyDistribution(shift, waits, services)
+
+    def mean_latency_ms(self, index: int) -> float:
+        shift, waits, services = self.pieces[index]
+        return shift + math.fsum(w.mean_ms for w in waits) + math.fsum(s.mean_ms for s in services)
+
+
+def _token_servers(deployment: Deployment) -> int:
+    return deployment.thread_tokens
+
+
+def solve_worker(scenario: Scenario, rps_total: float, deployment: Deployment | None = None) -> WorkerSolution:
+    """Solve every stage of one worker when the whole service receives `rps_total`."""
+    dep = deployment or scenario.deployment
+    rate = rps_total / dep.workers
+    ca2 = scenario.traffic.arrival_cv2
+    classes = [(e, rate * e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
+
+    cpu, db, http = _Visits(), _Visits(), _Visits()
+    loop_cpu_rate = 0.0
+    for _, lam, phases in classes:
+        for phase in phases:
+            for step in phase.steps:
+                target = {"cpu": cpu, "db": db, "http": http}.get(step.kind)
+                if target is not None:
+                    target.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
+                if step.kind == "cpu" and phase.holds == "loop":
+                    loop_cpu_rate += lam * step.mean_ms
+    stages: dict[StageName, StageSolution] = {"cpu": _queue("cpu", cpu, 1, ca2)}
+    cpu_stage = stages["cpu"]
+    # The loop never queues for the core behind its own work (it is one thread): its CPU steps see only the
+    # share of the backlog that is thread work.
+    thread_share = 1.0 - loop_cpu_rate / cpu.first if cpu.first > 0 else 0.0
+    loop_cpu_wait = Wait(cpu_stage.wait.p_wait * thread_share, cpu_stage.wait.rate_per_ms)
+    db_servers = dep.db_pool_size + dep.db_max_overflow
+    db_stage = _queue("db_pool", db, db_servers, ca2)
+    async_db = any(e.handler == "async" and e.uses_db for e, _, _ in classes)
+    if db_stage.stable and db_stage.p_wait > 0 and not async_db and dep.thread_tokens <= db_servers:
+        # Only token holders take connections and there are no more tokens than connections: nobody waits.
+        db_stage = StageSolution(
+            "db_pool", db_servers, db.rate, db.mean_ms, db.cv2, db_stage.utilization, True, 0.0, _IDLE, 0.0,
+            "no wait: thread_tokens <= pool, the limiter caps DB concurrency",
+        )
+    stages["db_pool"] = db_stage
+    stages["http_pool"] = _queue("http_pool", http, dep.http_max_connections, ca2)
+
+    waits: dict[str, Wait] = {"cpu": cpu_stage.wait, "db": stages["db_pool"].wait, "http": stages["http_pool"].wait}
+    loop_waits = {**waits, "cpu": loop_cpu_wait}
+    inner_stable = cpu_stage.stable and stages["db_pool"].stable and stages["http_pool"].stable
+    loop, tokens = _Visits(), _Visits()
+    for _, lam, phases in classes:
+        for phase in phases:
+            mean, var = _phase_moments(phase, loop_waits if phase.holds == "loop" else waits, inner_stable)
+            if phase.holds == "loop":
+                loop.add(lam, mean, var)
+            elif phase.holds == "token":
+                tokens.add(lam, mean, var)
+    stages["event_loop"] = _queue("event_loop", loop, 1, ca2)
+    stages["thread_tokens"] = _queue("thread_tokens", tokens, _token_servers(dep), ca2)
+
+    pieces = [_latency_pieces(phases, stages, loop_cpu_wait) for _, _, phases in classes]
+    order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
+    return WorkerSolution(rate, {n: stages[n] for n in order}, pieces)
+
+
+def _wait_var(w: Wait) -> float:
+    if w.p_wait <= 0:
+        return 0.0
+    return 2.0 * w.p_wait / w.rate_per_ms**2 - (w.p_wait / w.rate_per_ms) ** 2
+
+
+def _phase_moments(phase: Phase, waits: dict[str, Wait], inner_stable: bool) -> tuple[float, float]:
+    """Mean and variance of how long the phase holds its resource, waits inside it included."""
+    mean, var = phase.handoff_ms, 0.0
+    for step in phase.steps:
+        mean += step.mean_ms
+        var += step.cv2 * step.mean_ms**2
+        inner = waits.get(step.kind)
+        if inner is not None:
+            if not inner_stable:
+                return math.inf, math.inf
+            mean += inner.mean_ms
+            var += _wait_var(inner)
+    return mean, var
+
+
+def _latency_pieces(
+    phases: tuple[Phase, ...], stages: dict[StageName, StageSolution], loop_cpu_wait: Wait
+) -> tuple[float, list[Wait], list[Service]]:
+    by_step: dict[str, StageName] = {"cpu": "cpu", "db": "db_pool", "http": "http_pool"}
+    shift = 0.0
+    waits: list[Wait] = []
+    services: list[Service] = []
+    for phase in phases:
+        if phase.holds == "loop":
+            waits.append(stages["event_loop"].wait)
+        elif phase.holds == "token":
+            waits.append(stages["thread_tokens"].wait)
+        shift += phase.handoff_ms
+        for step in phase.steps:
+            if step.kind == "cpu" and phase.holds == "loop":
+                waits.append(loop_cpu_wait)
+            elif step.kind in by_step:
+                waits.append(stages[by_step[step.kind]].wait)
+            services.append(Service(step.mean_ms, step.cv2))
+    return shift, waits, services
