@@ -12,11 +12,11 @@ import math
 
 from sizing._findings import findings_for
 from sizing._latency import LatencyDistribution, mixture_quantile
-from sizing._results import Evaluation, Latency, StageName
+from sizing._results import Evaluation, Latency, Stage, StageName
 from sizing._scenario import Deployment, Scenario
 from sizing._stages import WorkerSolution, solve_worker
 
-__all__ = ["evaluate", "latency_at", "max_rps", "slo_rps", "target_misses"]
+__all__ = ["evaluate", "latency_at", "max_rps", "slo_rps", "stages_at", "target_misses"]
 
 LATENCY_METHOD = (
     "sum of stage waits (G/G/c, exact Erlang C where both cv2 are 1) and service times, "
@@ -95,6 +95,13 @@ def slo_rps(scenario: Scenario, deployment: Deployment | None = None, *, saturat
         if hi - lo <= 2e-4 * hi:
             break
     return lo
+
+
+def stages_at(scenario: Scenario, rps: float, deployment: Deployment | None = None) -> list[Stage]:
+    """Every stage per worker when the whole service receives `rps` (cheap: no latency, no saturation search)."""
+    if not (math.isfinite(rps) and rps > 0):
+        raise ValueError(f"rps must be a finite number > 0, got {rps}")
+    return [s.to_result() for s in solve_worker(scenario, rps, deployment or scenario.deployment).stages.values()]
 
 
 def latency_at(scenario: Scenario, rps: float, deployment: Deployment | None = None) -> Latency:
