@@ -18,10 +18,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-__all__ = ["LatencyDistribution", "Service", "Wait", "mixture_quantile"]
+__all__ = ["COARSE_GRID", "LatencyDistribution", "Service", "Wait", "mixture_quantile"]
 
 _TAIL = 1e-7
 _GRID = 4096
+# For searches (the rate where p99 crosses a target): about 4x cheaper, then refined on the full grid.
+COARSE_GRID = 1024
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -75,7 +77,9 @@ class Service:
 class LatencyDistribution:
     """The distribution of shift + sum(waits) + sum(services), all independent."""
 
-    def __init__(self, shift_ms: float, waits: Sequence[Wait], services: Sequence[Service]) -> None:
+    def __init__(
+        self, shift_ms: float, waits: Sequence[Wait], services: Sequence[Service], grid: int = _GRID
+    ) -> None:
         waits = [w for w in waits if w.p_wait > 0]
         constant = sum(s.mean_ms for s in services if s.cv2 == 0)
         randoms = [s for s in services if s.cv2 > 0 and s.mean_ms > 0]
@@ -88,19 +92,17 @@ class LatencyDistribution:
             self._x = np.array([self.shift_ms])
             self._cdf = np.array([1.0])
             return
-        step = span / (_GRID - 1)
-        size = 2 * _GRID
-        spectrum = np.ones(size // 2 + 1, dtype=np.complex128)
-        for piece, upper in zip(pieces, uppers, strict=True):
-            top = min(max(int(math.ceil(upper / step)), 1), _GRID)
-            edges = (np.arange(top) + 0.5) * step
-            cdf = piece.cdf(edges)
-            pmf = np.empty(top + 1)
-            pmf[0] = cdf[0]
-            pmf[1:top] = np.diff(cdf)
+        step = span / (grid - 1)
+        size = 2 * grid
+        pmfs = np.zeros((len(pieces), size))
+        for row, (piece, upper) in enumerate(zip(pieces, uppers, strict=True)):
+            top = min(max(int(math.ceil(upper / step)), 1), grid)
+            cdf = piece.cdf((np.arange(top) + 0.5) * step)
+            pmfs[row, 0] = cdf[0]
+            pmfs[row, 1:top] = np.diff(cdf)
             # What lies beyond the piece's 1 - 1e-7 quantile is put on its last grid point (slightly pessimistic).
-            pmf[top] = 1.0 - cdf[-1]
-            spectrum *= np.fft.rfft(pmf, n=size)
+            pmfs[row, top] = 1.0 - cdf[-1]
+        spectrum = np.prod(np.fft.rfft(pmfs, axis=1), axis=0)
         total = np.clip(np.fft.irfft(spectrum, n=size), 0.0, None)
         cdf_sum = np.cumsum(total)
         cdf_sum /= cdf_sum[-1]
@@ -132,19 +134,16 @@ def mixture_quantile(dists: Sequence[LatencyDistribution], weights: Sequence[flo
     if len(pairs) == 1:
         return pairs[0][0].quantile(q)
     total = math.fsum(w for _, w in pairs)
-    lo = min(d.support_ms[0] for d, _ in pairs)
-    hi = max(d.support_ms[1] for d, _ in pairs)
-
-    def mix(t: float) -> float:
-        return math.fsum(w * float(d.cdf(t)) for d, w in pairs) / total
-
-    lo = max(lo, 0.0)
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if mix(mid) >= q:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo <= 1e-9 * max(hi, 1e-9):
-            break
-    return hi
+    # Every class CDF is piecewise linear on its own grid: on the union of the grids the mixture is too.
+    grid = np.unique(np.concatenate([d._x for d, _ in pairs]))
+    mix = np.zeros_like(grid)
+    for d, w in pairs:
+        mix += (w / total) * d.cdf(grid)
+    k = int(np.searchsorted(mix, q, side="left"))
+    if k <= 0:
+        return float(grid[0])
+    if k >= len(grid):
+        return float(grid[-1])
+    c0, c1 = mix[k - 1], mix[k]
+    x0, x1 = grid[k - 1], grid[k]
+    return float(x1 if c1 <= c0 else x0 + (q - c0) / (c1 - c0) * (x1 - x0))

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from scipy import special
+
 from sizing._lifecycle import request_phases
 from sizing._model import evaluate, target_misses
 from sizing._results import Evaluation, Finding, Recommendation, Setting
@@ -293,8 +295,6 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
 
 def _useful_token_cap(scenario: Scenario, dep: Deployment) -> int | None:
     """Tokens the downstream can use: DB connections plus the tokens busy outside DB holding (p99.9)."""
-    from scipy.stats import poisson
-
     roomy = dep.model_copy(update={"thread_tokens": _MAX_SERVERS})
     sol = solve_worker(scenario, scenario.traffic.peak_rps, roomy)
     tok = sol.stages["thread_tokens"]
@@ -306,7 +306,17 @@ def _useful_token_cap(scenario: Scenario, dep: Deployment) -> int | None:
             db_busy += sol.rps_per_worker * e.share * e.db_hold_ms / 1000.0
     busy = tok.arrival_rps * tok.hold_ms / 1000.0
     outside = max(busy - db_busy, 0.0)
-    return dep.db_pool_size + int(poisson.ppf(0.999, outside)) if outside > 0 else dep.db_pool_size
+    return dep.db_pool_size + _poisson_quantile(0.999, outside)
+
+
+def _poisson_quantile(q: float, mean: float) -> int:
+    """Smallest n with P(Poisson(mean) <= n) >= q."""
+    n = max(int(mean + 4.0 * math.sqrt(mean)), 0)
+    while n > 0 and special.pdtr(n - 1, mean) >= q:
+        n -= 1
+    while special.pdtr(n, mean) < q:
+        n += 1
+    return n
 
 
 def _infeasible(scenario: Scenario, dep: Deployment, why: list[Finding]) -> Recommendation:

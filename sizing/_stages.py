@@ -120,9 +120,9 @@ class WorkerSolution:
     def stable(self) -> bool:
         return all(s.stable for s in self.stages.values())
 
-    def latency(self, index: int) -> LatencyDistribution:
+    def latency(self, index: int, grid: int = 4096) -> LatencyDistribution:
         shift, waits, services = self.pieces[index]
-        return LatencyDistribution(shift, waits, services)
+        return LatencyDistribution(shift, waits, services, grid)
 
     def mean_latency_ms(self, index: int) -> float:
         shift, waits, services = self.pieces[index]

@@ -1,0 +1,108 @@
+"""recommend: meets every target, is minimal in every number, and says so when nothing can."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from sizing import Deployment, Endpoint, Scenario, Targets, Traffic, evaluate, preset, recommend
+from sizing._model import target_misses
+from sizing._presets import PRESETS
+from sizing._snippets import PYTHON_SNIPPETS, SHELL_SNIPPETS
+from sizing._stages import solve_worker
+
+SCENARIOS = {
+    **{name: preset(name) for name in sorted(PRESETS)},
+    "simple": Scenario.simple(rps=400, sync_fraction=0.6, upstream_latency_ms=90, db_pool_size=5, cores=4,
+                              peak_factor=1.5, latency_p99_ms=600),
+}
+
+
+def _misses(s: Scenario, dep: Deployment) -> list[str]:
+    return target_misses(s, dep, solve_worker(s, s.traffic.peak_rps, dep))
+
+
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def case(request: pytest.FixtureRequest) -> tuple[Scenario, Deployment]:
+    s = SCENARIOS[request.param]
+    rec = recommend(s)
+    assert rec.feasible, rec.impossible
+    assert rec.evaluation is not None
+    dep = s.deployment.model_copy(update={st.name: st.value for st in rec.settings})
+    return s, dep
+
+
+def test_recommendation_meets_every_target(case: tuple[Scenario, Deployment]) -> None:
+    s, dep = case
+    assert _misses(s, dep) == []
+    ev = evaluate(s, deployment=dep)
+    assert ev.meets_targets and ev.stable
+    assert ev.overall.p99_ms is not None and ev.overall.p99_ms <= s.targets.latency_p99_ms
+    assert ev.cpu_utilization_worker <= s.targets.max_cpu_utilization + 1e-12
+    assert dep.workers_per_host <= dep.cores_per_host
+    assert dep.fleet_db_connections <= dep.db_connection_budget
+
+
+@pytest.mark.parametrize("name", ["thread_tokens", "db_pool_size", "http_max_connections", "workers_per_host",
+                                  "hosts"])
+def test_one_less_of_any_resource_misses_a_target(case: tuple[Scenario, Deployment], name: str) -> None:
+    s, dep = case
+    uses = {
+        "thread_tokens": any(e.token_passes for e in s.endpoints),
+        "db_pool_size": any(e.uses_db for e in s.endpoints),
+        "http_max_connections": any(e.upstream_calls for e in s.endpoints),
+        "workers_per_host": True,
+        "hosts": True,
+    }
+    value = getattr(dep, name)
+    if not uses[name] or value == 1:
+        assert value >= 1  # nothing to take away: the resource is unused or already at its minimum
+        return
+    less = dep.model_copy(update={name: value - 1})
+    assert _misses(s, less), f"{name}={value - 1} still meets every target"
+
+
+def test_reasons_are_given_for_every_number() -> None:
+    rec = recommend(preset("mixed service"))
+    names = [st.name for st in rec.settings]
+    assert names == ["hosts", "workers_per_host", "thread_tokens", "db_pool_size", "db_max_overflow",
+                     "http_max_connections"]
+    assert all(len(st.reason) > 20 for st in rec.settings)
+
+
+def test_impossible_latency_target_says_what_would_fix_it() -> None:
+    s = Scenario(traffic=Traffic(rps=50),
+                 endpoints=[Endpoint(name="slow", share=1, handler="async", cpu_ms=1, upstream_calls=1,
+                                     upstream_latency_ms=300, upstream_latency_cv2=0.0)],
+                 targets=Targets(latency_p99_ms=200))
+    rec = recommend(s)
+    assert not rec.feasible
+    assert [f.code for f in rec.impossible] == ["latency_target_impossible"]
+    assert "upstream latency" in rec.impossible[0].message
+
+
+def test_db_budget_too_small_is_reported_with_pgbouncer() -> None:
+    s = Scenario(
+        traffic=Traffic(rps=3000),
+        endpoints=[Endpoint(name="crud", share=1, handler="sync", cpu_ms=1.0, db_hold_ms=20)],
+        deployment=Deployment(cores_per_host=4, db_max_connections=20, db_reserved_connections=3),
+        targets=Targets(latency_p99_ms=300),
+    )
+    rec = recommend(s)
+    assert not rec.feasible
+    f = next(f for f in rec.impossible if f.code == "fleet_db_over_budget")
+    assert "PgBouncer" in f.message and "max_connections" in f.message
+
+
+def test_snippets_are_valid_python_and_shell(tmp_path: object) -> None:
+    rec = recommend(preset("mixed service"))
+    assert set(rec.snippets) == set(PYTHON_SNIPPETS) | set(SHELL_SNIPPETS)
+    for name in PYTHON_SNIPPETS:
+        compile(rec.snippets[name], f"<{name}>", "exec")
+    for name in SHELL_SNIPPETS:
+        subprocess.run(["bash", "-n"], input=rec.snippets[name], text=True, check=True)
+    tokens = rec.value("thread_tokens")
+    assert f"THREAD_TOKENS = {tokens}" in rec.snippets["lifespan"]
+    assert f"--workers {rec.value('workers_per_host')}" in rec.snippets["uvicorn"]
+    assert f"pool_size={rec.value('db_pool_size')}" in rec.snippets["sqlalchemy"]
