@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sizing._sim._api import simulate
 from sizing._sim._mmc_fast import QueueSimulation, simulate_queue
+from sizing._sim._result import LatencyHistogram, SimulationResult
 
-__all__ = ["QueueSimulation", "simulate_queue"]
+__all__ = ["LatencyHistogram", "QueueSimulation", "SimulationResult", "simulate", "simulate_queue"]
