@@ -1,0 +1,215 @@
+"""What a run measures once, before its points: client overhead, generator ceiling, framework CPU, hand-off.
+
+Nothing here is fitted to a load point: each quantity has its own experiment at low load (or, for the
+hand-off and the ceiling, at the saturation of a dedicated endpoint) and is stated in the report.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sizing._lifecycle import request_phases
+from sizing._realserver._app import HANDOFF_BODY_MS
+from sizing._realserver._loadgen import LoadSpec
+from sizing._realserver._measure import analyze, drive
+from sizing._realserver._plan import burn_plan, nominal_capacities
+from sizing._realserver._server import Server
+from sizing._scenario import Scenario
+
+__all__ = ["CalibrationData", "calibrate", "fidelity", "prewarm_for"]
+
+
+@dataclass(slots=True)
+class CalibrationData:
+    overhead_ms: float = 0.0
+    trivial_latency_ms: float = 0.0
+    trivial_server_cpu_ms: float = 0.0
+    idle_cpu: float = 0.0
+    framework_cpu_ms: dict[str, float] = field(default_factory=dict)
+    cpu_ms_emulated: dict[str, float] = field(default_factory=dict)
+    burn_plan_ms: dict[str, list[float]] = field(default_factory=dict)
+    handoff_ms_saturation: float | None = None
+    handoff_ms_gap: float | None = None
+    ceiling_rps: float | None = None
+    ceiling_cpu: float | None = None
+    sleep_overshoot_ms: dict[str, float] = field(default_factory=dict)
+    burn_accuracy: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def prewarm_for(rate: float, latency_s: float) -> int:
+    """Connections to open before a point: about three times the expected requests in flight."""
+    return int(min(4000, rate * latency_s * 3 + 16))
+
+
+def _cpu_per_request(samples: list[dict[str, Any]], key: str | None, idle_cpu: float, done: int) -> float:
+    """Server CPU (ms) per request between the first and last sample, idle CPU taken off."""
+    if len(samples) < 2:
+        return math.nan
+    a, b = samples[0], samples[-1]
+    if key is not None:
+        done = int(b["counts"].get(key, 0) - a["counts"].get(key, 0))
+    if done <= 0:
+        return math.nan
+    cpu = float(b["cpu_s"] - a["cpu_s"]) - idle_cpu * float(b["t"] - a["t"])
+    return max(cpu, 0.0) / done * 1000.0
+
+
+def _idle_cpu(server: Server) -> float:
+    """The idle server's own CPU rate (cores): uvicorn's timers, the sampler's polls."""
+    a = server.stats()
+    time.sleep(1.0)
+    b = server.stats()
+    return max(float(b["cpu_s"] - a["cpu_s"]) / float(b["t"] - a["t"]), 0.0)
+
+
+def _trivial(server: Server, rate: float, seconds: float, seed: int) -> tuple[Any, Any]:
+    spec = LoadSpec(
+        port=server.port,
+        paths=("/_trivial",),
+        shares=(1.0,),
+        rate=rate,
+        seconds=seconds,
+        max_requests=int(rate * seconds * 2 + 100),
+        seed=seed,
+        drain_s=5.0,
+        prewarm=prewarm_for(rate, 0.002),
+    )
+    run = drive(server, spec, sample_s=0.5)
+    return run, analyze(run, rate=rate, warmup_s=min(0.5, seconds / 4), class_names=["trivial"])
+
+
+def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
+    run, m = _trivial(server, 100.0, 3.0, seed)
+    cal.trivial_latency_ms = m.mean_ms or math.nan
+    s = run.samples
+    done = 0
+    if len(s) > 1:
+        finished = run.load.t0 + run.load.done
+        done = int(np.sum((finished >= s[0]["t"]) & (finished <= s[-1]["t"])))
+    per = _cpu_per_request(s, None, cal.idle_cpu, done)
+    cal.trivial_server_cpu_ms = per
+    cal.overhead_ms = cal.trivial_latency_ms - (per if math.isfinite(per) else 0.0)
+
+
+def _ceiling(server: Server, cal: CalibrationData, top_rps: float, seed: int) -> None:
+    """Double the trivial rate from 500 rps until the generator or the server falls behind."""
+    rate, best, best_cpu = 500.0, None, None
+    while rate <= max(2.0 * top_rps, 1000.0) and rate <= 16_000:
+        _, m = _trivial(server, rate, 1.5, seed)
+        clean = (
+            not m.generator_bound
+            and m.errors == 0
+            and m.achieved_rps >= 0.97 * m.offered_rps
+            and (m.p99_ms or 1e9) < 20.0
+        )
+        if not clean:
+            break
+        best, best_cpu = m.offered_rps, m.generator_cpu
+        rate *= 2.0
+    cal.ceiling_rps, cal.ceiling_cpu = best, best_cpu
+
+
+def _framework(server: Server, scenario: Scenario, cal: CalibrationData, seed: int) -> None:
+    """CPU per request of each class with no burn: what uvicorn + FastAPI + the emulation cost."""
+    names = [e.name for e in scenario.endpoints]
+    plans = []
+    for c, ep in enumerate(scenario.endpoints):
+        alone = scenario.model_copy(update={"endpoints": [ep.model_copy(update={"share": 1.0})]})
+        cap = min(nominal_capacities(alone).values())
+        rate = max(min(100.0, 0.15 * cap), 2.0)
+        seconds = min(max(150.0 / rate, 2.0), 6.0)
+        lat_s = sum(p.hold_ms for p in request_phases(ep, scenario.runtime)) / 1000.0
+        shares = tuple(1.0 if i == c else 0.0 for i in range(len(names)))
+        spec = LoadSpec(
+            port=server.port,
+            paths=tuple(f"/e/{i}" for i in range(len(names))),
+            shares=shares,
+            rate=rate,
+            seconds=seconds,
+            max_requests=int(rate * seconds * 2 + 50),
+            seed=seed + c,
+            drain_s=max(5.0, 20 * lat_s),
+            prewarm=prewarm_for(rate, lat_s),
+        )
+        run = drive(server, spec, sample_s=0.5)
+        per = _cpu_per_request(run.samples, f"done.{c}", cal.idle_cpu, 0)
+        cal.framework_cpu_ms[ep.name] = per
+        cal.cpu_ms_emulated[ep.name] = max(ep.cpu_ms, per) if math.isfinite(per) else ep.cpu_ms
+        plan = burn_plan(ep, per if math.isfinite(per) else 0.0)
+        cal.burn_plan_ms[ep.name] = [round(x, 4) for x in plan]
+        plans.append(plan)
+        if math.isfinite(per) and per > ep.cpu_ms:
+            cal.notes.append(
+                f"{ep.name}: the framework alone costs {per:.2f} ms CPU per request, above cpu_ms "
+                f"{ep.cpu_ms:g}; the server spends {per:.2f} and predictions use that"
+            )
+    server.configure(burns=plans)
+
+
+def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int) -> None:
+    """Saturate a 2 ms `def` endpoint at 1 token: hold per pass = 1 / throughput; hand-off = hold - body."""
+    server.configure(tokens=1)
+    try:
+        server.handoff_bodies()
+        rate = 1.3 * 1000.0 / (HANDOFF_BODY_MS + 0.5)
+        spec = LoadSpec(
+            port=server.port,
+            paths=("/_handoff",),
+            shares=(1.0,),
+            rate=rate,
+            seconds=3.0,
+            max_requests=int(rate * 4),
+            seed=seed,
+            drain_s=10.0,
+            prewarm=prewarm_for(rate, 0.3),
+        )
+        run = drive(server, spec, sample_s=0.5)
+        bodies = sorted(server.handoff_bodies())
+    finally:
+        server.configure(tokens=scenario.deployment.thread_tokens)
+    t0 = run.load.t0
+    steady = [(a, b) for a, b in bodies if t0 + 0.5 <= a <= t0 + 3.0]
+    if len(steady) < 20:
+        cal.notes.append("hand-off: too few requests in the steady window")
+        return
+    starts = np.array([a for a, _ in steady])
+    ends = np.array([b for _, b in steady])
+    body = float(np.mean(ends - starts))
+    rate_done = (len(steady) - 1) / (starts[-1] - starts[0])
+    cal.handoff_ms_saturation = (1.0 / rate_done - body) * 1000.0
+    gaps = starts[1:] - ends[:-1]
+    cal.handoff_ms_gap = float(np.mean(gaps[gaps < 0.05])) * 1000.0
+    cal.notes.append(
+        f"hand-off experiment: body {body * 1000:.3f} ms (time.sleep({HANDOFF_BODY_MS:g} ms)), "
+        f"{rate_done:.0f} passes/s at 1 token"
+    )
+
+
+def calibrate(
+    server: Server, scenario: Scenario, *, seed: int, ceiling_up_to: float | None
+) -> CalibrationData:
+    cal = CalibrationData()
+    cal.idle_cpu = _idle_cpu(server)
+    _overhead(server, cal, seed)
+    if ceiling_up_to is not None:
+        _ceiling(server, cal, ceiling_up_to, seed)
+    _handoff(server, scenario, cal, seed)
+    _framework(server, scenario, cal, seed)
+    return cal
+
+
+def fidelity(server: Server, cal: CalibrationData) -> None:
+    """How closely the server's waits and burns matched what they were asked for, over the whole run."""
+    counts = server.stats()["counts"]
+    for kind in ("io", "block", "db_sync", "db_async", "http_sync", "http_async"):
+        n = counts.get(f"{kind}.n", 0.0)
+        if n > 0:
+            cal.sleep_overshoot_ms[kind] = round(counts[f"{kind}.over_ms"] / n, 4)
+    if counts.get("cpu.req_ms", 0.0) > 0:
+        cal.burn_accuracy = counts["cpu.used_ms"] / counts["cpu.req_ms"]

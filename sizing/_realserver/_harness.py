@@ -1,0 +1,259 @@
+"""`validate`: start the emulating server, calibrate once, run the load points, compare with predictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+
+from sizing._lifecycle import request_phases
+from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, prewarm_for
+from sizing._realserver._loadgen import LoadSpec
+from sizing._realserver._measure import MAX_OTHER_CPU, PointRun, analyze, drive
+from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
+from sizing._realserver._predict import predict
+from sizing._realserver._report import Calibration, PointReport, ValidationReport, verdict
+from sizing._realserver._server import Server, loop_and_http, sigterm_as_interrupt, start_server
+from sizing._scenario import Scenario, Traffic
+
+__all__ = ["check_scenario", "validate"]
+
+DEFAULT_POINTS = "0.5,0.8,1.2"
+MAX_SECONDS = 600.0
+MAX_WORKERS = 16
+MAX_TOKENS = 2000
+
+
+def check_scenario(scenario: Scenario) -> None:
+    """What the emulation cannot run; ValueError naming the field, its value and the valid range."""
+    dep = scenario.deployment
+    problems = []
+    if dep.hosts != 1:
+        problems.append(
+            f"deployment.hosts: validate emulates one host, got {dep.hosts}; set it to 1 (per-worker rates "
+            "and latencies do not depend on hosts)"
+        )
+    if dep.workers_per_host > MAX_WORKERS:
+        problems.append(
+            f"deployment.workers_per_host: must be in [1, {MAX_WORKERS}] here, got {dep.workers_per_host}"
+        )
+    if dep.thread_tokens > MAX_TOKENS:
+        problems.append(
+            f"deployment.thread_tokens: must be in [1, {MAX_TOKENS}] here, got {dep.thread_tokens}"
+        )
+    for i, ep in enumerate(scenario.endpoints):
+        if ep.uses_db and dep.db_connections_per_worker == 0:
+            problems.append(
+                f"endpoints.{i}.db_hold_ms: {ep.db_hold_ms} needs a DB connection but "
+                "deployment.db_pool_size + db_max_overflow is 0; give a pool of at least 1"
+            )
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
+def _machine(loop: str, http: str) -> dict[str, object]:
+    def ver(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "uvicorn": ver("uvicorn"),
+        "fastapi": ver("fastapi"),
+        "starlette": ver("starlette"),
+        "anyio": ver("anyio"),
+        "loop": loop,
+        "http": http,
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+def _nominal_latency_s(scenario: Scenario) -> float:
+    return (
+        sum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
+        / 1000.0
+    )
+
+
+def _run_point(
+    server: Server,
+    scenario: Scenario,
+    point: LoadPoint,
+    *,
+    seconds: float,
+    seed: int,
+    max_requests: int,
+    retries: int,
+    generators: int,
+) -> tuple[PointRun, int]:
+    """Run a point; repeat it (at most `retries` times) while other processes disturb it; the quietest run."""
+    lat_s = _nominal_latency_s(scenario)
+    over = max((point.fraction or 0.0) - 1.0, 0.0)
+    spec = LoadSpec(
+        port=server.port,
+        paths=tuple(f"/e/{i}" for i in range(len(scenario.endpoints))),
+        shares=tuple(e.share for e in scenario.endpoints),
+        rate=point.rps,
+        seconds=seconds,
+        max_requests=max_requests,
+        seed=seed,
+        arrival_cv2=scenario.traffic.arrival_cv2,
+        # An overloaded point leaves a backlog of about over x seconds x rate to finish.
+        drain_s=min(max(5.0, 20 * lat_s + 1.5 * over * seconds), 120.0),
+        prewarm=prewarm_for(point.rps, lat_s * 1.5),
+    )
+    best: PointRun | None = None
+    attempts = 0
+    for _ in range(retries + 1):
+        attempts += 1
+        run = drive(server, spec, generators=generators)
+        if not server.proc.alive():
+            raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
+        if best is None or run.other_cpu < best.other_cpu:
+            best = run
+        if run.other_cpu <= MAX_OTHER_CPU:
+            break
+        time.sleep(2.0)
+    assert best is not None
+    return best, attempts
+
+
+def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float) -> Scenario:
+    """The scenario at `rps` (Poisson peak = rps) with each class's CPU as the server really spends it."""
+    endpoints = [
+        e.model_copy(update={"cpu_ms": cal.cpu_ms_emulated.get(e.name, e.cpu_ms)}) for e in scenario.endpoints
+    ]
+    traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
+    return scenario.model_copy(update={"traffic": traffic, "endpoints": endpoints})
+
+
+def validate(
+    scenario: Scenario,
+    points: str | Sequence[float] = DEFAULT_POINTS,
+    *,
+    seconds: float = 20.0,
+    stage: str = "bottleneck",
+    seed: int = 1,
+    max_requests: int = 100_000,
+    ceiling: bool = True,
+    retries: int = 2,
+    generators: int = 1,
+    name: str = "scenario",
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Run the scenario's load points on a real uvicorn server and compare with the model and simulator.
+
+    `points`: fractions of the reference stage's nominal capacity (`stage`: "bottleneck" or a stage name),
+    or a string like "0.5,0.8,1.2" / "300rps,640rps". Each point runs `seconds` of schedule (at most
+    `max_requests`). Raises ValueError for what cannot be validated; always stops the server it started.
+    """
+    if not (1.0 <= seconds <= MAX_SECONDS):
+        raise ValueError(f"seconds: must be in [1, {MAX_SECONDS:g}], got {seconds}")
+    if not (100 <= max_requests <= 10_000_000):
+        raise ValueError(f"max_requests: must be in [100, 10000000], got {max_requests}")
+    if not (1 <= generators <= 8):
+        raise ValueError(f"generators: must be in [1, 8], got {generators}")
+    check_scenario(scenario)
+    parsed = parse_points(points) if isinstance(points, str) else [(float(p), False) for p in points]
+    if not parsed or any(not (0 < v <= 5 and math.isfinite(v)) for v, rps in parsed if not rps):
+        raise ValueError(f"points: fractions must be in (0, 5], got {points!r}")
+    ref, load_points = resolve_points(scenario, parsed, stage)
+    say = progress or (lambda _msg: None)
+    loop, http = loop_and_http()
+    machine = _machine(loop, http)
+    names = [e.name for e in scenario.endpoints]
+    caps = nominal_capacities(scenario)
+    reports: list[PointReport] = []
+    with sigterm_as_interrupt():
+        say(f"starting uvicorn ({loop}, {http}) on 127.0.0.1")
+        server = start_server(scenario, seed=seed)
+        try:
+            say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
+            top = max(p.rps for p in load_points)
+            cal = calibrate(server, scenario, seed=seed, ceiling_up_to=top if ceiling else None)
+            say(
+                f"calibrated: overhead {cal.overhead_ms:.3f} ms, hand-off {cal.handoff_ms_saturation} ms, "
+                f"framework CPU {cal.framework_cpu_ms}, ceiling {cal.ceiling_rps}"
+            )
+            for k, point in enumerate(load_points):
+                run, attempts = _run_point(
+                    server,
+                    scenario,
+                    point,
+                    seconds=seconds,
+                    seed=seed + 17 * (k + 1),
+                    max_requests=max_requests,
+                    retries=retries,
+                    generators=generators,
+                )
+                warmup = min(max(1.0, 20 * _nominal_latency_s(scenario)), 0.25 * seconds)
+                measured = analyze(run, rate=point.rps, warmup_s=warmup, class_names=names, attempts=attempts)
+                emulated = _as_emulated(scenario, cal, point.rps)
+                model = predict("model", emulated, cal.overhead_ms, seed)
+                sim = predict("simulator", emulated, cal.overhead_ms, seed)
+                overloaded = (point.fraction or 0.0) >= 1.0 or bool(model and model.stable is False)
+                reports.append(
+                    PointReport(
+                        label=point.label,
+                        fraction=point.fraction,
+                        rps=point.rps,
+                        nominal_utilization={s: round(point.rps / c, 4) for s, c in caps.items() if c > 0},
+                        measured=measured,
+                        model=model,
+                        simulator=sim,
+                        verdicts={
+                            "model": verdict(measured, model, overloaded),
+                            "simulator": verdict(measured, sim, overloaded),
+                        },
+                    )
+                )
+                say(
+                    f"{point.label}: {point.rps:.0f} rps offered, {measured.achieved_rps:.0f} done/s, "
+                    f"mean {measured.mean_ms} p99 {measured.p99_ms} ms, other CPU {measured.other_cpu:.2f}"
+                )
+            fidelity(server, cal)
+        finally:
+            server.stop()
+    machine["loadavg_end"] = list(os.getloadavg())
+    return ValidationReport(
+        name=name,
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        machine=machine,
+        scenario=scenario.model_dump(mode="json"),
+        reference_stage=stage if stage != "bottleneck" else min(caps, key=lambda s: caps[s]),
+        reference_rps=ref,
+        seconds=seconds,
+        calibration=Calibration(
+            overhead_ms=cal.overhead_ms,
+            trivial_latency_ms=cal.trivial_latency_ms,
+            trivial_server_cpu_ms=cal.trivial_server_cpu_ms,
+            framework_cpu_ms=cal.framework_cpu_ms,
+            cpu_ms_emulated=cal.cpu_ms_emulated,
+            burn_plan_ms=cal.burn_plan_ms,
+            handoff_ms_saturation=cal.handoff_ms_saturation,
+            handoff_ms_gap=cal.handoff_ms_gap,
+            handoff_ms_model=scenario.runtime.token_handoff_ms,
+            sleep_overshoot_ms=cal.sleep_overshoot_ms,
+            burn_accuracy=cal.burn_accuracy,
+            generator_ceiling_rps=cal.ceiling_rps,
+            generator_ceiling_cpu=cal.ceiling_cpu,
+            notes=[*cal.notes, f"python {sys.version.split()[0]}"],
+        ),
+        points=reports,
+    )

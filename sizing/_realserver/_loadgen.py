@@ -1,0 +1,378 @@
+"""The open-loop load generator: a separate process sending a seeded renewal (Poisson) schedule to 127.0.0.1.
+
+Run as `python -m sizing._realserver._loadgen SPEC_JSON`; prints a JSON result on stdout.
+Each request is sent at its scheduled time on an idle keep-alive connection (a new one is opened when none
+is idle: one connection per request in flight, so the client never queues a request behind another), and
+its latency is taken from the scheduled time, not the send time: a late send is counted, not hidden (no
+coordinated omission). The run is bounded by the request count, by `seconds` of schedule, and by a hard
+wall-clock deadline; requests still open at the drain deadline are errors.
+
+The client is a minimal HTTP/1.1 protocol on uvloop (when installed): a fraction of httpx's CPU per
+request, which keeps the generator's own ceiling well above the rates it is asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+__all__ = ["LoadResult", "LoadSpec", "arrival_offsets", "class_choices", "main"]
+
+LOOPBACK = "127.0.0.1"
+_STATUS_LOST = -1  # the connection closed with the request open
+_STATUS_CAP = -2  # the client's connection cap was reached: the generator, not the server, refused it
+_STATUS_OPEN = 0  # no response by the drain deadline
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """What one generator process sends."""
+
+    port: int
+    paths: tuple[str, ...]
+    shares: tuple[float, ...]
+    rate: float
+    seconds: float
+    max_requests: int
+    seed: int
+    arrival_cv2: float = 1.0
+    drain_s: float = 10.0
+    prewarm: int = 16
+    max_connections: int = 8000
+    start_at: float = 0.0  # time.monotonic() at which the schedule starts (shared by all generators)
+
+    def to_json(self) -> str:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadSpec:
+        d = json.loads(text)
+        d["paths"] = tuple(d["paths"])
+        d["shares"] = tuple(d["shares"])
+        return cls(**d)
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """Per request: scheduled, sent and done times (s after `t0`, NaN when not sent/done), status, class."""
+
+    t0: float
+    sched: np.ndarray
+    sent: np.ndarray
+    done: np.ndarray
+    status: np.ndarray
+    cls: np.ndarray
+    cpu_s: float
+    send_wall_s: float
+    connections: int
+    stopped_by: str
+
+    def to_json(self) -> str:
+        def arr(a: np.ndarray) -> list[float | None]:
+            return [None if math.isnan(x) else round(float(x), 7) for x in a]
+
+        return json.dumps(
+            {
+                "t0": self.t0,
+                "sched": arr(self.sched),
+                "sent": arr(self.sent),
+                "done": arr(self.done),
+                "status": [int(s) for s in self.status],
+                "cls": [int(c) for c in self.cls],
+                "cpu_s": self.cpu_s,
+                "send_wall_s": self.send_wall_s,
+                "connections": self.connections,
+                "stopped_by": self.stopped_by,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadResult:
+        d = json.loads(text)
+
+        def arr(v: list[float | None]) -> np.ndarray:
+            return np.array([math.nan if x is None else x for x in v], dtype=float)
+
+        return cls(
+            t0=float(d["t0"]),
+            sched=arr(d["sched"]),
+            sent=arr(d["sent"]),
+            done=arr(d["done"]),
+            status=np.array(d["status"], dtype=int),
+            cls=np.array(d["cls"], dtype=int),
+            cpu_s=float(d["cpu_s"]),
+            send_wall_s=float(d["send_wall_s"]),
+            connections=int(d["connections"]),
+            stopped_by=str(d["stopped_by"]),
+        )
+
+    @staticmethod
+    def merge(parts: list[LoadResult]) -> LoadResult:
+        """One result from several generators sharing `t0`, requests in schedule order."""
+        if len(parts) == 1:
+            return parts[0]
+        order = np.argsort(np.concatenate([p.sched for p in parts]), kind="stable")
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])[order]
+
+        return LoadResult(
+            t0=min(p.t0 for p in parts),
+            sched=cat("sched"),
+            sent=cat("sent"),
+            done=cat("done"),
+            status=cat("status"),
+            cls=cat("cls"),
+            cpu_s=max(p.cpu_s for p in parts),
+            send_wall_s=max(p.send_wall_s for p in parts),
+            connections=sum(p.connections for p in parts),
+            stopped_by=",".join(sorted({p.stopped_by for p in parts})),
+        )
+
+
+def arrival_offsets(
+    rate: float, seconds: float, max_requests: int, seed: int, cv2: float = 1.0
+) -> np.ndarray:
+    """Arrival times (s) of a renewal process of `rate` within [0, seconds), at most `max_requests`.
+
+    cv2 1 is Poisson (exponential gaps), 0 evenly spaced, otherwise gamma gaps of that squared CV.
+    """
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate must be a finite number > 0 rps, got {rate}")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds}")
+    if max_requests < 1:
+        raise ValueError(f"max_requests must be >= 1, got {max_requests}")
+    if not (0.0 <= cv2 <= 100.0):
+        raise ValueError(f"arrival cv2 must be in [0, 100], got {cv2}")
+    rng = np.random.default_rng(seed)
+    n = min(max_requests, int(rate * seconds * 1.2 + 10 * math.sqrt(rate * seconds * (1 + cv2)) + 10))
+    mean_gap = 1.0 / rate
+    if cv2 == 0.0:
+        gaps = np.full(n, mean_gap)
+    elif cv2 == 1.0:
+        gaps = rng.exponential(mean_gap, n)
+    else:
+        gaps = rng.gamma(1.0 / cv2, mean_gap * cv2, n)
+    t = np.cumsum(gaps)
+    t = t[t < seconds]
+    return t[:max_requests]
+
+
+def class_choices(shares: tuple[float, ...], n: int, seed: int) -> np.ndarray:
+    """The class index of each of `n` requests, drawn with the given shares (seeded)."""
+    p = np.asarray(shares, dtype=float)
+    if p.ndim != 1 or len(p) == 0 or np.any(p < 0) or not math.isclose(float(p.sum()), 1.0, abs_tol=1e-6):
+        raise ValueError(f"shares must be non-negative and sum to 1, got {list(shares)}")
+    rng = np.random.default_rng(seed + 7_919)
+    return rng.choice(len(p), size=n, p=p / p.sum())
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self, gen: _Generator) -> None:
+        self.gen = gen
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.req = -1
+        self.need = -1
+        self.status = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.need < 0:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buf[:end]).lower()
+            self.status = int(head[9:12])
+            i = head.find(b"\r\ncontent-length:")
+            if i < 0:  # every route of the emulating app sends a Content-Length
+                self.status = _STATUS_LOST
+                self.need = end + 4
+            else:
+                j = head.find(b"\r\n", i + 2)
+                self.need = end + 4 + int(head[i + 17 : j if j > 0 else len(head)])
+        if len(self.buf) >= self.need:
+            del self.buf[: self.need]
+            self.need = -1
+            self.gen.complete(self, self.status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.gen.lost(self)
+
+
+class _Generator:
+    def __init__(self, spec: LoadSpec) -> None:
+        if spec.max_requests < 1:
+            raise ValueError(f"max_requests must be >= 1, got {spec.max_requests}")
+        self.spec = spec
+        self.offsets = arrival_offsets(
+            spec.rate, spec.seconds, spec.max_requests, spec.seed, spec.arrival_cv2
+        )
+        n = len(self.offsets)
+        self.cls = class_choices(spec.shares, n, spec.seed)
+        self.requests = [f"GET {p} HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode() for p in spec.paths]
+        self.sent = np.full(n, math.nan)
+        self.done = np.full(n, math.nan)
+        self.status = np.zeros(n, dtype=int)
+        self.idle: deque[_Conn] = deque()
+        self.conns: list[_Conn] = []
+        self.opened = 0
+        self.inflight = 0
+        self.t0 = 0.0
+        self.all_sent = False
+        self.drained = asyncio.Event()
+
+    async def _open(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        self.opened += 1
+        _, conn = await loop.create_connection(lambda: _Conn(self), LOOPBACK, self.spec.port)
+        self.conns.append(conn)
+        return conn
+
+    def complete(self, conn: _Conn, status: int) -> None:
+        i = conn.req
+        if i < 0:
+            return
+        self.done[i] = time.monotonic() - self.t0
+        self.status[i] = status
+        conn.req = -1
+        self.idle.append(conn)
+        self._finish_one()
+
+    def lost(self, conn: _Conn) -> None:
+        if conn.req >= 0:
+            self.status[conn.req] = _STATUS_LOST
+            conn.req = -1
+            self._finish_one()
+
+    def _finish_one(self) -> None:
+        self.inflight -= 1
+        if self.all_sent and self.inflight == 0:
+            self.drained.set()
+
+    def _write(self, conn: _Conn, i: int) -> None:
+        assert conn.transport is not None
+        conn.req = i
+        self.inflight += 1
+        conn.transport.write(self.requests[self.cls[i]])
+        self.sent[i] = time.monotonic() - self.t0
+
+    async def _open_and_send(self, i: int) -> None:
+        try:
+            conn = await self._open()
+        except OSError:
+            self.status[i] = _STATUS_LOST
+            return
+        self._write(conn, i)
+
+    def _send(self, i: int, tasks: set[asyncio.Task[None]]) -> None:
+        while self.idle:
+            conn = self.idle.popleft()  # FIFO: rotates over every connection (and every uvicorn worker)
+            if not conn.closed:
+                self._write(conn, i)
+                return
+        if self.opened >= self.spec.max_connections:
+            self.status[i] = _STATUS_CAP
+            return
+        task = asyncio.ensure_future(self._open_and_send(i))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def run(self) -> LoadResult:
+        spec = self.spec
+        sem = asyncio.Semaphore(64)
+
+        async def warm() -> None:
+            async with sem:
+                with contextlib.suppress(OSError):
+                    self.idle.append(await self._open())
+
+        await asyncio.wait_for(asyncio.gather(*(warm() for _ in range(spec.prewarm))), timeout=30.0)
+        start = spec.start_at if spec.start_at > 0 else time.monotonic() + 0.05
+        await asyncio.sleep(max(start - time.monotonic(), 0.0))
+        self.t0 = start
+        hard_deadline = start + spec.seconds + 2.0
+        stopped_by = "count"
+        tasks: set[asyncio.Task[None]] = set()
+        cpu0 = time.process_time()
+        for i, off in enumerate(self.offsets):
+            delay = start + off - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() > hard_deadline:
+                stopped_by = "time"
+                self.status[i:] = _STATUS_CAP
+                break
+            self._send(i, tasks)
+        send_wall = time.monotonic() - start
+        cpu = time.process_time() - cpu0
+        self.all_sent = True
+        if self.inflight > 0 or tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drained.wait(), timeout=spec.drain_s)
+        for conn in self.conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        for task in list(tasks):
+            task.cancel()
+        return LoadResult(
+            t0=start,
+            sched=self.offsets,
+            sent=self.sent,
+            done=self.done,
+            status=self.status,
+            cls=self.cls,
+            cpu_s=cpu,
+            send_wall_s=send_wall,
+            connections=self.opened,
+            stopped_by=stopped_by,
+        )
+
+
+def run_spec(spec: LoadSpec) -> LoadResult:
+    """Run one generator in this process (uvloop when installed)."""
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings uvloop
+        runner = asyncio.run
+
+    async def go() -> LoadResult:
+        return await _Generator(spec).run()
+
+    # A collection pause would show up as send lag and latency that belongs to the client.
+    gc.disable()
+    try:
+        result: LoadResult = runner(go())
+    finally:
+        gc.enable()
+    return result
+
+
+def main() -> int:
+    spec = LoadSpec.from_json(sys.argv[1])
+    sys.stdout.write(run_spec(spec).to_json())
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

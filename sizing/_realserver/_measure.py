@@ -1,0 +1,237 @@
+"""One load point: generator processes driving the server, the server's statistics sampled meanwhile.
+
+The analysis keeps the steady window only (schedule times after the warm-up) and refuses a point where
+the generator, not the server, set the pace (requests not sent, send lag, or a saturated generator core).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from sizing._realserver._loadgen import LoadResult, LoadSpec
+from sizing._realserver._report import ClassLatency, Measured
+from sizing._realserver._server import OwnedProcess, Server, child_env
+
+__all__ = ["MAX_LAG_P99_MS", "MAX_OTHER_CPU", "PointRun", "analyze", "drive", "machine_cpu"]
+
+MAX_LAG_P99_MS = 5.0
+MAX_GENERATOR_CPU = 0.85
+# Other engineers' processes using more than this (cores) during a point make it "disturbed": repeat it.
+MAX_OTHER_CPU = 0.25
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = f.readline().split()
+    v = [float(x) / _CLK_TCK for x in parts[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = v[:7]
+    steal = v[7] if len(v) > 7 else 0.0
+    return user + nice + system + irq + softirq, steal, sum(v[:8])
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (float(fields[11]) + float(fields[12])) / _CLK_TCK
+
+
+def _group_pids(pgid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                out.append(int(name))
+    return out
+
+
+@dataclass(slots=True)
+class PointRun:
+    load: LoadResult
+    samples: list[dict[str, Any]]
+    other_cpu: float
+    steal: float
+
+
+class _Sampler(threading.Thread):
+    """Polls /_stats on its own keep-alive connection until stopped (bounded by `max_s`)."""
+
+    def __init__(self, base_url: str, interval_s: float, max_s: float) -> None:
+        super().__init__(daemon=True)
+        self.base_url = base_url
+        self.interval_s = interval_s
+        self.max_s = max_s
+        self.samples: list[dict[str, Any]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.max_s
+        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
+            while not self.halt.is_set() and time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    self.samples.append(client.get("/_stats").json())
+                self.halt.wait(self.interval_s)
+
+
+def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: float = 0.1) -> PointRun:
+    """Run `generators` processes (the rate split among them, seeds apart) against `server`."""
+    bound_s = 30.0 + spec.seconds + spec.drain_s + 15.0
+    start_at = time.monotonic() + 1.0 + spec.prewarm / 2000.0
+    procs: list[OwnedProcess] = []
+    sampler = _Sampler(server.base_url, sample_s, bound_s)
+    server_pids = _group_pids(server.proc.pid)
+    m0, s0 = machine_cpu()[:2]
+    own0 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+    try:
+        for j in range(generators):
+            part = LoadSpec(
+                **{
+                    **{k: getattr(spec, k) for k in spec.__slots__},
+                    "rate": spec.rate / generators,
+                    "seed": spec.seed + 1_000 * j,
+                    "prewarm": max(spec.prewarm // generators, 1),
+                    "start_at": start_at,
+                }
+            )
+            proc = OwnedProcess(
+                [sys.executable, "-m", "sizing._realserver._loadgen", part.to_json()],
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            procs.append(proc)
+        sampler.start()
+        parts = []
+        for proc in procs:
+            out, err = proc.proc.communicate(timeout=bound_s)
+            if proc.proc.returncode != 0:
+                raise RuntimeError(
+                    f"load generator {proc.pid} failed: {err.decode(errors='replace')[-2000:]}"
+                )
+            parts.append(LoadResult.from_json(out.decode()))
+    finally:
+        sampler.halt.set()
+        for proc in procs:
+            proc.stop()
+        sampler.join(timeout=10.0)
+    m1, s1 = machine_cpu()[:2]
+    own1 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+    load = LoadResult.merge(parts)
+    wall = max(load.send_wall_s + 1.0, 1e-3)
+    gen_cpu = sum(p.cpu_s for p in parts)
+    other = max((m1 - m0) - (own1 - own0) - gen_cpu, 0.0)
+    # Spread over the whole driven span (prewarm to drain) the share of CPU no process of ours used.
+    span = max(time.monotonic() - (start_at - 1.0), wall)
+    return PointRun(load=load, samples=sampler.samples, other_cpu=other / span, steal=(s1 - s0) / span)
+
+
+def _pct(a: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(a, q)) if len(a) else None
+
+
+def _mean(a: np.ndarray) -> float | None:
+    return float(a.mean()) if len(a) else None
+
+
+def analyze(
+    run: PointRun, *, rate: float, warmup_s: float, class_names: list[str], attempts: int = 1
+) -> Measured:
+    """The steady-window measurement of one point."""
+    load = run.load
+    sched = load.sched
+    end = float(sched[-1]) if len(sched) else warmup_s
+    w0, w1 = warmup_s, max(end, warmup_s + 1e-3)
+    win = (sched >= w0) & (sched <= w1)
+    span = w1 - w0
+    n = int(win.sum())
+    ok = win & (load.status == 200)
+    lat = (load.done[ok] - sched[ok]) * 1000.0
+    sent = load.sent[win]
+    lag = (sent[~np.isnan(sent)] - sched[win][~np.isnan(sent)]) * 1000.0
+    unsent = int(np.isnan(sent).sum())
+    done_in = (load.done >= w0) & (load.done <= w1)
+    per_class = {}
+    for c, name in enumerate(class_names):
+        lc = (load.done[ok & (load.cls == c)] - sched[ok & (load.cls == c)]) * 1000.0
+        per_class[name] = ClassLatency(
+            count=len(lc), mean_ms=_mean(lc), p50_ms=_pct(lc, 50), p95_ms=_pct(lc, 95), p99_ms=_pct(lc, 99)
+        )
+    gen_cpu = load.cpu_s / max(load.send_wall_s, 1e-3)
+    lag_p99 = _pct(lag, 99) or 0.0
+    reasons = []
+    if unsent:
+        reasons.append(f"{unsent} requests not sent")
+    if lag_p99 > MAX_LAG_P99_MS:
+        reasons.append(f"send lag p99 {lag_p99:.1f} ms > {MAX_LAG_P99_MS} ms")
+    if gen_cpu > MAX_GENERATOR_CPU:
+        reasons.append(f"generator CPU {gen_cpu:.2f} cores > {MAX_GENERATOR_CPU}")
+    # Server samples in the window, aligned on the shared monotonic clock.
+    t_lo, t_hi = load.t0 + w0, load.t0 + w1
+    samples = [s for s in run.samples if t_lo <= s["t"] <= t_hi]
+    borrowed = np.array([s["borrowed_tokens"] for s in samples], dtype=float)
+    waiting = np.array([s["tasks_waiting"] for s in samples], dtype=float)
+    total = samples[0]["total_tokens"] if samples else None
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for s in samples:
+        by_pid.setdefault(int(s["pid"]), []).append(s)
+    cpu_rates = [
+        (v[-1]["cpu_s"] - v[0]["cpu_s"]) / (v[-1]["t"] - v[0]["t"])
+        for v in by_pid.values()
+        if len(v) > 1 and v[-1]["t"] > v[0]["t"]
+    ]
+    pools: dict[str, dict[str, float]] = {}
+    if samples:
+        for name in samples[0]["pools"]:
+            in_use = [s["pools"][name]["in_use"] for s in samples]
+            wait = [s["pools"][name]["waiting"] for s in samples]
+            if max(in_use) > 0 or max(wait) > 0:
+                pools[name] = {"in_use_mean": float(np.mean(in_use)), "waiting_mean": float(np.mean(wait))}
+    bmean = _mean(borrowed)
+    return Measured(
+        offered_rps=n / span,
+        sent_rps=float((~np.isnan(sent)).sum()) / span,
+        achieved_rps=float(done_in.sum()) / span,
+        window_s=span,
+        count=n,
+        errors=n - int(ok.sum()),
+        mean_ms=_mean(lat),
+        p50_ms=_pct(lat, 50),
+        p95_ms=_pct(lat, 95),
+        p99_ms=_pct(lat, 99),
+        per_class=per_class,
+        send_lag_mean_ms=_mean(lag) or 0.0,
+        send_lag_p99_ms=lag_p99,
+        generator_cpu=gen_cpu,
+        generator_bound=bool(reasons),
+        generator_reason="; ".join(reasons),
+        server_cpu=float(np.mean(cpu_rates)) if cpu_rates else math.nan,
+        tokens_borrowed_mean=bmean,
+        token_utilization=(bmean / total) if (bmean is not None and total) else None,
+        tasks_waiting_mean=_mean(waiting),
+        tasks_waiting_max=int(waiting.max()) if len(waiting) else None,
+        pools=pools,
+        samples=len(samples),
+        other_cpu=run.other_cpu,
+        steal=run.steal,
+        attempts=attempts,
+    )

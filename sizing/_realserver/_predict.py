@@ -1,0 +1,92 @@
+"""Predictions from whichever of the analytic model and the simulator exist, imported lazily.
+
+`sizing.evaluate` and `sizing.simulate` are written by others; until one exists its column is "n/a".
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from sizing._realserver._report import Predicted
+from sizing._scenario import Scenario
+
+__all__ = ["predict", "predictor"]
+
+_SOURCES = {
+    "model": (("sizing", "evaluate"), ("sizing._model", "evaluate")),
+    "simulator": (("sizing", "simulate"), ("sizing._sim", "simulate")),
+}
+
+
+def predictor(source: str) -> Callable[..., Any] | None:
+    """`sizing.evaluate` (source "model") or `sizing.simulate` ("simulator"), or None if not there yet."""
+    for module, attr in _SOURCES[source]:
+        try:
+            fn = getattr(importlib.import_module(module), attr, None)
+        except ImportError:
+            continue
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+def _get(obj: Any, name: str) -> Any:
+    return getattr(obj, name, None)
+
+
+def _shift(x: Any, by: float) -> float | None:
+    return None if x is None else float(x) + by
+
+
+def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) -> Predicted | None:
+    """The prediction of `source` for `scenario` at its traffic.rps, client overhead added; None if absent."""
+    fn = predictor(source)
+    if fn is None:
+        return None
+    kwargs: dict[str, Any] = {}
+    try:
+        if "seed" in inspect.signature(fn).parameters:
+            kwargs["seed"] = seed
+    except (TypeError, ValueError):
+        pass
+    try:
+        ev = fn(scenario, **kwargs)
+        overall = ev.overall
+        per_class = {
+            lat.name: {
+                k: _shift(_get(lat, k), overhead_ms) for k in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")
+            }
+            for lat in ev.latency[:-1]
+        }
+        tokens = ev.stage("thread_tokens") if hasattr(ev, "stage") else None
+        return Predicted(
+            source=source,
+            mean_ms=_shift(overall.mean_ms, overhead_ms),
+            p50_ms=_shift(overall.p50_ms, overhead_ms),
+            p95_ms=_shift(overall.p95_ms, overhead_ms),
+            p99_ms=_shift(overall.p99_ms, overhead_ms),
+            per_class=per_class,
+            max_rps=_get(ev, "max_rps"),
+            stable=_get(ev, "stable"),
+            token_utilization=_get(tokens, "utilization") if tokens is not None else None,
+            cpu_utilization=_get(ev, "cpu_utilization_worker"),
+            bottleneck=_get(ev, "bottleneck"),
+        )
+    except Exception as exc:  # someone else's code: a failure is reported in the table, not fatal
+        return Predicted(
+            source=source,
+            mean_ms=None,
+            p50_ms=None,
+            p95_ms=None,
+            p99_ms=None,
+            per_class={},
+            max_rps=None,
+            stable=None,
+            token_utilization=None,
+            cpu_utilization=None,
+            bottleneck=None,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+        )

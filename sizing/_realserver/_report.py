@@ -1,0 +1,288 @@
+"""The validation report: a JSON format (`--out`, bench/results/) and its table and markdown renderings.
+
+JSON format "sizing-validate/1", one scenario per file:
+  name, created (UTC ISO), machine {python, uvicorn, loop, http, cores, load averages},
+  scenario (the scenario JSON as given), reference_stage, reference_rps (nominal capacity the points are
+  fractions of), calibration {...}, points [
+    {label, fraction, rps (offered, whole service), nominal_utilization {stage: u},
+     measured {offered_rps, achieved_rps, mean_ms, p50_ms, p95_ms, p99_ms, errors, ...},
+     model {mean_ms, p50_ms, p95_ms, p99_ms, max_rps, stable, ...} | null,
+     simulator {same} | null, verdicts {model, simulator}}
+  ]
+Predicted latencies include the calibrated client overhead (calibration.overhead_ms), so they compare
+directly with the latencies measured at the client. Every time is in ms, every rate in requests/s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "FORMAT",
+    "Calibration",
+    "Measured",
+    "PointReport",
+    "Predicted",
+    "ValidationReport",
+    "render",
+]
+
+FORMAT = "sizing-validate/1"
+MEAN_BAND = 0.10
+P99_BAND = 0.20
+THROUGHPUT_BAND = 0.10
+
+
+class _R(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClassLatency(_R):
+    count: int
+    mean_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class Measured(_R):
+    """What the real server did at one point (the steady window after warm-up)."""
+
+    offered_rps: float = Field(description="Scheduled arrivals in the window / its length")
+    sent_rps: float
+    achieved_rps: float = Field(description="Responses completed in the window / its length")
+    window_s: float
+    count: int = Field(description="Requests scheduled in the window")
+    errors: int = Field(description="Non-200, lost, or still open at the drain deadline")
+    mean_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    per_class: dict[str, ClassLatency]
+    send_lag_mean_ms: float
+    send_lag_p99_ms: float
+    generator_cpu: float = Field(description="Generator CPU over its send window, in cores")
+    generator_bound: bool
+    generator_reason: str
+    server_cpu: float = Field(description="Mean server CPU per worker process, in cores (sampled clock)")
+    tokens_borrowed_mean: float | None
+    token_utilization: float | None
+    tasks_waiting_mean: float | None
+    tasks_waiting_max: int | None
+    pools: dict[str, dict[str, float]]
+    samples: int
+    other_cpu: float = Field(description="CPU used by other processes on the machine during the point, cores")
+    steal: float = Field(description="CPU stolen by the hypervisor during the point, cores")
+    attempts: int = Field(description="Runs of this point; a disturbed run (other_cpu > limit) is repeated")
+
+
+class Predicted(_R):
+    source: str
+    mean_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    per_class: dict[str, dict[str, float | None]]
+    max_rps: float | None
+    stable: bool | None
+    token_utilization: float | None
+    cpu_utilization: float | None
+    bottleneck: str | None
+    error: str | None = None
+
+
+class PointReport(_R):
+    label: str
+    fraction: float | None
+    rps: float
+    nominal_utilization: dict[str, float]
+    measured: Measured
+    model: Predicted | None
+    simulator: Predicted | None
+    verdicts: dict[str, str]
+
+
+class Calibration(_R):
+    """Measured once per run at low load (never per point)."""
+
+    overhead_ms: float = Field(description="Client + loopback round trip, added to every prediction")
+    trivial_latency_ms: float
+    trivial_server_cpu_ms: float
+    framework_cpu_ms: dict[str, float] = Field(description="Server CPU per request with no burn, per class")
+    cpu_ms_emulated: dict[str, float] = Field(description="CPU per request the server spends, per class")
+    burn_plan_ms: dict[str, list[float]]
+    handoff_ms_saturation: float | None = Field(description="1/throughput - body at 1 token, saturated")
+    handoff_ms_gap: float | None = Field(description="Mean gap from one body's end to the next one's start")
+    handoff_ms_model: float
+    sleep_overshoot_ms: dict[str, float] = Field(description="Mean excess of each emulated wait, by kind")
+    burn_accuracy: float | None = Field(description="CPU burned / CPU requested")
+    generator_ceiling_rps: float | None = Field(
+        description="Highest trivial rate sent clean; None if skipped"
+    )
+    generator_ceiling_cpu: float | None
+    notes: list[str] = Field(default_factory=list)
+
+
+class ValidationReport(_R):
+    """Measured against predicted for one scenario on a real uvicorn server (see the module docstring)."""
+
+    format: str = FORMAT
+    name: str
+    created: str
+    machine: dict[str, Any]
+    scenario: dict[str, Any]
+    reference_stage: str
+    reference_rps: float
+    seconds: float
+    calibration: Calibration
+    points: list[PointReport]
+
+    def misses(self) -> list[str]:
+        """Every verdict that is not `ok`, as one line each."""
+        out = []
+        for p in self.points:
+            for src, v in p.verdicts.items():
+                if v != "ok" and v != "n/a":
+                    out.append(f"{self.name} {p.label} ({p.rps:.0f} rps) {src}: {v}")
+        return out
+
+    def to_table(self) -> str:
+        return render(self, markdown=False)
+
+    def to_markdown(self) -> str:
+        return render(self, markdown=True)
+
+
+def rel_err(pred: float | None, meas: float | None) -> float | None:
+    if pred is None or meas is None or meas == 0:
+        return None
+    return (pred - meas) / meas
+
+
+def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str:
+    """`ok`, `n/a`, or what missed and by how much (relative to measured)."""
+    if pred is None:
+        return "n/a"
+    if pred.error:
+        return f"error: {pred.error}"
+    if measured.generator_bound:
+        return f"not compared: generator-bound ({measured.generator_reason})"
+    if overloaded:
+        e = rel_err(pred.max_rps, measured.achieved_rps)
+        if e is None:
+            return "n/a"
+        return (
+            "ok"
+            if abs(e) <= THROUGHPUT_BAND
+            else f"MISS max_rps {pred.max_rps:.0f} vs {measured.achieved_rps:.0f} ({e:+.0%})"
+        )
+    misses = []
+    for field, band in (("mean_ms", MEAN_BAND), ("p99_ms", P99_BAND)):
+        p, m = getattr(pred, field), getattr(measured, field)
+        e = rel_err(p, m)
+        if p is None:
+            misses.append(f"{field[:-3]} unbounded vs {m:.1f}")
+        elif e is not None and abs(e) > band:
+            misses.append(f"{field[:-3]} {p:.1f} vs {m:.1f} ({e:+.0%})")
+    return "ok" if not misses else "MISS " + ", ".join(misses)
+
+
+def _f(x: float | None, nd: int = 1) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def _e(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.0%}"
+
+
+def render(report: ValidationReport, *, markdown: bool) -> str:
+    cal = report.calibration
+    head = [
+        "point",
+        "rps",
+        "done/s",
+        "tok.u",
+        "cpu",
+        "queue",
+        "mean",
+        "p50",
+        "p95",
+        "p99",
+        "model mean",
+        "err",
+        "p99",
+        "err",
+        "max_rps",
+        "sim mean",
+        "err",
+        "p99",
+        "err",
+        "verdict",
+    ]
+    rows: list[list[str]] = []
+    for p in report.points:
+        m, mo, si = p.measured, p.model, p.simulator
+        if mo and mo.error:
+            mo = None
+        if si and si.error:
+            si = None
+        v = "; ".join(f"{k}: {x}" for k, x in p.verdicts.items() if x != "n/a") or "n/a"
+        rows.append(
+            [
+                p.label,
+                _f(m.offered_rps, 0),
+                _f(m.achieved_rps, 0),
+                _f(m.token_utilization, 2),
+                _f(m.server_cpu, 2),
+                _f(m.tasks_waiting_mean, 1),
+                _f(m.mean_ms),
+                _f(m.p50_ms),
+                _f(m.p95_ms),
+                _f(m.p99_ms),
+                _f(mo.mean_ms if mo else None),
+                _e(rel_err(mo.mean_ms, m.mean_ms) if mo else None),
+                _f(mo.p99_ms if mo else None),
+                _e(rel_err(mo.p99_ms, m.p99_ms) if mo else None),
+                _f(mo.max_rps if mo else None, 0),
+                _f(si.mean_ms if si else None),
+                _e(rel_err(si.mean_ms, m.mean_ms) if si else None),
+                _f(si.p99_ms if si else None),
+                _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
+                v,
+            ]
+        )
+    dep = report.scenario.get("deployment", {})
+    title = (
+        f"{report.name}: {dep.get('workers_per_host', 1)} worker(s), {dep.get('thread_tokens', 40)} tokens; "
+        f"points are fractions of the {report.reference_stage} capacity {report.reference_rps:.0f} rps"
+    )
+    calib = (
+        f"calibration: client overhead {cal.overhead_ms:.2f} ms (added to predictions), token hand-off "
+        f"{_f(cal.handoff_ms_saturation, 2)} ms at saturation / {_f(cal.handoff_ms_gap, 2)} ms gap "
+        f"(scenario: {cal.handoff_ms_model:.2f}), framework CPU "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cal.framework_cpu_ms.items())
+        + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
+    )
+    if markdown:
+        lines = [f"**{title}**", "", calib, ""]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append(
+            "|" + "|".join("---" if i == 0 or i == len(head) - 1 else "--:" for i in range(len(head))) + "|"
+        )
+        lines.extend("| " + " | ".join(r) + " |" for r in rows)
+        return "\n".join(lines) + "\n"
+    widths = [
+        max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head) - 1)
+    ]
+
+    def line(cells: list[str]) -> str:
+        body = "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        )
+        return body + "  " + cells[-1]
+
+    lines = [title, calib, "times in ms; err = (predicted - measured) / measured", line(head)]
+    lines.extend(line(r) for r in rows)
+    return "\n".join(lines) + "\n"
