@@ -163,9 +163,17 @@ def _simulate(
     w_mean, w_ci = summary(None if run is None else run.total / measured)
     q_est: dict[str, float | None] = {}
     q_ci: dict[str, float | None] = {}
-    per_q = None if run is None or run.waits is None else np.quantile(run.waits, qs, axis=0)
-    for i, q in enumerate(qs):
-        q_est[_qkey(q)], q_ci[_qkey(q)] = summary(None if per_q is None else per_q[i].astype(np.float64))
+    if run is not None and run.waits is not None:
+        # Point estimate from all waits pooled: the mean of per-replication quantiles is biased when the
+        # waits are autocorrelated. The spread of the per-replication quantiles gives the half-width.
+        pooled = np.quantile(run.waits, qs)
+        per_q = np.quantile(run.waits, qs, axis=0)
+        for i, q in enumerate(qs):
+            q_est[_qkey(q)] = finite_or_none(float(pooled[i]))
+            q_ci[_qkey(q)] = summary(per_q[i].astype(np.float64))[1]
+    else:
+        for q in qs:
+            q_est[_qkey(q)] = q_ci[_qkey(q)] = None
     return QueueSimulation(
         servers=c,
         arrival_rps=1000.0 / arr.mean,
