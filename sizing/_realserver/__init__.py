@@ -1,6 +1,44 @@
-"""Validation against a real FastAPI server under uvicorn (private; public names are in `sizing`)."""
+"""Validation against a real FastAPI server under uvicorn (private; public names are in `sizing`).
 
-from sizing._realserver._harness import validate
+Importing this package stays light (pydantic only): fastapi, uvicorn, httpx and numpy load when
+`validate` runs, so `import sizing` does not pay for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
 from sizing._realserver._report import ValidationReport
+from sizing._scenario import Scenario
 
 __all__ = ["ValidationReport", "validate"]
+
+
+def validate(
+    scenario: Scenario,
+    points: str | Sequence[float] = "0.5,0.8,1.2",
+    *,
+    seconds: float = 20.0,
+    stage: str = "bottleneck",
+    seed: int = 1,
+    max_requests: int = 100_000,
+    ceiling: bool = True,
+    retries: int = 2,
+    generators: int = 1,
+    name: str = "scenario",
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Run the scenario's load points on a real uvicorn server on 127.0.0.1; measured against predicted.
+
+    `points` are fractions of the nominal capacity of `stage` ("bottleneck" = the lowest, or a stage name
+    such as "thread_tokens"), or a string such as "0.5,0.8,1.2" or "300rps,640rps". Each point runs
+    `seconds` of open-loop Poisson schedule (at most `max_requests`); a point disturbed by other processes
+    is repeated up to `retries` times. Raises ValueError for a scenario the emulation cannot run. The
+    server and generators it starts are always stopped, also on error and on SIGTERM/Ctrl-C.
+    """
+    from sizing._realserver._harness import validate as run
+
+    return run(
+        scenario, points, seconds=seconds, stage=stage, seed=seed, max_requests=max_requests,
+        ceiling=ceiling, retries=retries, generators=generators, name=name, progress=progress,
+    )

@@ -49,7 +49,9 @@ class LoadSpec:
     drain_s: float = 10.0
     prewarm: int = 16
     max_connections: int = 8000
-    start_at: float = 0.0  # time.monotonic() at which the schedule starts (shared by all generators)
+    # With handshake, the process prints "ready" once its connections are open and reads "go T" on stdin:
+    # the schedule starts at time.monotonic() == T in every generator, after their (slow) start-up.
+    handshake: bool = False
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in self.__slots__}
@@ -305,7 +307,15 @@ class _Generator:
                     self.idle.append(await self._open())
 
         await asyncio.wait_for(asyncio.gather(*(warm() for _ in range(spec.prewarm))), timeout=30.0)
-        start = spec.start_at if spec.start_at > 0 else time.monotonic() + 0.05
+        start = time.monotonic() + 0.05
+        if spec.handshake:
+            sys.stdout.write("ready\n")
+            sys.stdout.flush()
+            # Blocking on purpose: nothing runs on the loop before the schedule starts.
+            words = sys.stdin.readline().split()
+            if len(words) != 2 or words[0] != "go":
+                raise RuntimeError(f"expected 'go T' on stdin, got {words}")
+            start = float(words[1])
         await asyncio.sleep(max(start - time.monotonic(), 0.0))
         self.t0 = start
         hard_deadline = start + spec.seconds + 2.0

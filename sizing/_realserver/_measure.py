@@ -7,14 +7,17 @@ the generator, not the server, set the pace (requests not sent, send lag, or a s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
+import select
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import numpy as np
@@ -92,56 +95,84 @@ class _Sampler(threading.Thread):
                 self.halt.wait(self.interval_s)
 
 
+def _read_until(fd: int, buf: bytearray, deadline: float, *, line: bool) -> None:
+    """Read from `fd` into `buf` until a newline (`line`) or EOF, or raise TimeoutError at `deadline`."""
+    while not (line and b"\n" in buf):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("load generator did not answer in time")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            if line:
+                raise RuntimeError("load generator exited before it was ready")
+            return
+        buf += chunk
+
+
 def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: float = 0.1) -> PointRun:
-    """Run `generators` processes (the rate split among them, seeds apart) against `server`."""
+    """Run `generators` processes (the rate split among them, seeds apart) against `server`.
+
+    Each generator opens its connections, says "ready", and all start the schedule at one shared instant,
+    so their start-up time is neither in the schedule nor in the latencies.
+    """
     bound_s = 30.0 + spec.seconds + spec.drain_s + 15.0
-    start_at = time.monotonic() + 1.0 + spec.prewarm / 2000.0
     procs: list[OwnedProcess] = []
-    sampler = _Sampler(server.base_url, sample_s, bound_s)
+    errs: list[IO[bytes]] = []
+    sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0)
     server_pids = _group_pids(server.proc.pid)
-    m0, s0 = machine_cpu()[:2]
-    own0 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
     try:
         for j in range(generators):
-            part = LoadSpec(
-                **{
-                    **{k: getattr(spec, k) for k in spec.__slots__},
-                    "rate": spec.rate / generators,
-                    "seed": spec.seed + 1_000 * j,
-                    "prewarm": max(spec.prewarm // generators, 1),
-                    "start_at": start_at,
-                }
+            part = dataclasses.replace(
+                spec, rate=spec.rate / generators, seed=spec.seed + 1_000 * j,
+                prewarm=max(spec.prewarm // generators, 1), handshake=True,
             )
-            proc = OwnedProcess(
-                [sys.executable, "-m", "sizing._realserver._loadgen", part.to_json()],
-                env=child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            procs.append(proc)
+            errs.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed in the finally below
+            procs.append(OwnedProcess(
+                [sys.executable, "-m", "sizing._realserver._loadgen", part.to_json()], env=child_env(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errs[-1],
+            ))
+        outs = [bytearray() for _ in procs]
+        ready_by = time.monotonic() + 60.0
+        for proc, out in zip(procs, outs, strict=True):
+            assert proc.proc.stdout is not None
+            _read_until(proc.proc.stdout.fileno(), out, ready_by, line=True)
         sampler.start()
-        parts = []
+        start_at = time.monotonic() + 0.2
+        m0, s0 = machine_cpu()[:2]
+        own0 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
         for proc in procs:
-            out, err = proc.proc.communicate(timeout=bound_s)
+            assert proc.proc.stdin is not None
+            proc.proc.stdin.write(f"go {start_at!r}\n".encode())
+            proc.proc.stdin.flush()
+        parts = []
+        done_by = start_at + bound_s
+        for proc, out, err in zip(procs, outs, errs, strict=True):
+            assert proc.proc.stdout is not None
+            _read_until(proc.proc.stdout.fileno(), out, done_by, line=False)
+            proc.proc.wait(timeout=max(done_by - time.monotonic(), 1.0))
             if proc.proc.returncode != 0:
-                raise RuntimeError(
-                    f"load generator {proc.pid} failed: {err.decode(errors='replace')[-2000:]}"
-                )
-            parts.append(LoadResult.from_json(out.decode()))
+                err.seek(0)
+                tail = err.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"load generator {proc.pid} failed: {tail}")
+            parts.append(LoadResult.from_json(out.split(b"\n", 1)[1].decode()))
+        m1, s1 = machine_cpu()[:2]
+        own1 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
     finally:
         sampler.halt.set()
         for proc in procs:
             proc.stop()
-        sampler.join(timeout=10.0)
-    m1, s1 = machine_cpu()[:2]
-    own1 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+        for f in errs:
+            f.close()
+        if sampler.is_alive():
+            sampler.join(timeout=10.0)
     load = LoadResult.merge(parts)
-    wall = max(load.send_wall_s + 1.0, 1e-3)
+    span = max(time.monotonic() - start_at, 1e-3)
     gen_cpu = sum(p.cpu_s for p in parts)
+    # Whatever the machine used beyond our server, this process and the generators' send windows.
     other = max((m1 - m0) - (own1 - own0) - gen_cpu, 0.0)
-    # Spread over the whole driven span (prewarm to drain) the share of CPU no process of ours used.
-    span = max(time.monotonic() - (start_at - 1.0), wall)
     return PointRun(load=load, samples=sampler.samples, other_cpu=other / span, steal=(s1 - s0) / span)
 
 

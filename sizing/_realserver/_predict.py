@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -22,15 +23,21 @@ _SOURCES = {
 
 
 def predictor(source: str) -> Callable[..., Any] | None:
-    """`sizing.evaluate` (source "model") or `sizing.simulate` ("simulator"), or None if not there yet."""
+    """`sizing.evaluate` (source "model") or `sizing.simulate` ("simulator"), or None if not there yet.
+
+    A module that exists but fails to import raises: that is a bug to report, not an absent column.
+    """
     for module, attr in _SOURCES[source]:
-        try:
-            fn = getattr(importlib.import_module(module), attr, None)
-        except ImportError:
+        if importlib.util.find_spec(module) is None:
             continue
+        fn = getattr(importlib.import_module(module), attr, None)
         if callable(fn):
             return fn  # type: ignore[no-any-return]
     return None
+
+
+# Enough simulated requests for a p99 to about 2%, bounded in wall time (the simulator's own limits).
+_SIM_KWARGS: dict[str, Any] = {"requests": 100_000, "replications": 3, "max_wall_seconds": 30.0}
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -43,15 +50,18 @@ def _shift(x: Any, by: float) -> float | None:
 
 def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) -> Predicted | None:
     """The prediction of `source` for `scenario` at its traffic.rps, client overhead added; None if absent."""
-    fn = predictor(source)
+    try:
+        fn = predictor(source)
+    except Exception as exc:
+        return _failed(source, exc)
     if fn is None:
         return None
-    kwargs: dict[str, Any] = {}
+    wanted = {"seed": seed, **(_SIM_KWARGS if source == "simulator" else {})}
     try:
-        if "seed" in inspect.signature(fn).parameters:
-            kwargs["seed"] = seed
+        params = inspect.signature(fn).parameters
+        kwargs = {k: v for k, v in wanted.items() if k in params}
     except (TypeError, ValueError):
-        pass
+        kwargs = {}
     try:
         ev = fn(scenario, **kwargs)
         overall = ev.overall
@@ -76,17 +86,12 @@ def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) 
             bottleneck=_get(ev, "bottleneck"),
         )
     except Exception as exc:  # someone else's code: a failure is reported in the table, not fatal
-        return Predicted(
-            source=source,
-            mean_ms=None,
-            p50_ms=None,
-            p95_ms=None,
-            p99_ms=None,
-            per_class={},
-            max_rps=None,
-            stable=None,
-            token_utilization=None,
-            cpu_utilization=None,
-            bottleneck=None,
-            error=f"{type(exc).__name__}: {exc}"[:300],
-        )
+        return _failed(source, exc)
+
+
+def _failed(source: str, exc: Exception) -> Predicted:
+    return Predicted(
+        source=source, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, per_class={}, max_rps=None,
+        stable=None, token_utilization=None, cpu_utilization=None, bottleneck=None,
+        error=f"{type(exc).__name__}: {exc}"[:300],
+    )

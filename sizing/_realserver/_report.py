@@ -140,11 +140,11 @@ class ValidationReport(_R):
     points: list[PointReport]
 
     def misses(self) -> list[str]:
-        """Every verdict that is not `ok`, as one line each."""
+        """Every comparison outside its band (a verdict starting with MISS), one line each."""
         out = []
         for p in self.points:
             for src, v in p.verdicts.items():
-                if v != "ok" and v != "n/a":
+                if v.startswith("MISS"):
                     out.append(f"{self.name} {p.label} ({p.rps:.0f} rps) {src}: {v}")
         return out
 
