@@ -80,7 +80,8 @@ def _stages(
         else:
             p_wait = _est(ci, f"{key}.p_wait", [float((w > 0).mean()) for w in per_rep]) or 0.0
             w_mean = _est(ci, f"{key}.wait_mean_ms", [float(w.mean()) for w in per_rep])
-            w_p99 = _est(ci, f"{key}.wait_p99_ms", [float(np.quantile(w, 0.99)) for w in per_rep])
+            _est(ci, f"{key}.wait_p99_ms", [float(np.quantile(w, 0.99)) for w in per_rep])
+            w_p99 = float(np.quantile(np.concatenate(per_rep), 0.99))
             _est(ci, f"{key}.hold_ms", [r.hold_sum[res] / r.hold_n[res] for r in reps if r.hold_n[res]])
             if not stable:
                 w_mean = w_p99 = None
@@ -108,8 +109,12 @@ def _latency_row(
             name=name, share=share, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, method=why
         )
     mean = _est(ci, f"{key}.mean_ms", [float(x.mean()) for x in live])
+    # Quantiles of all requests pooled (a mean of per-replication quantiles is biased when latencies are
+    # autocorrelated); their spread over the replications gives the half-width.
     qs = np.array([np.quantile(x, _QUANTILES) for x in live])
-    p50, p95, p99 = (_est(ci, f"{key}.{f}", qs[:, i].tolist()) for i, f in enumerate(fields[1:]))
+    for i, f in enumerate(fields[1:]):
+        _est(ci, f"{key}.{f}", qs[:, i].tolist())
+    p50, p95, p99 = (float(v) for v in np.quantile(np.concatenate(live), _QUANTILES))
     return Latency(name=name, share=share, mean_ms=mean, p50_ms=p50, p95_ms=p95, p99_ms=p99, method=method)
 
 
