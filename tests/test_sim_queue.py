@@ -70,7 +70,8 @@ class MDc:
     def mean(self) -> float:
         total, k = 0.0, 0
         while True:
-            piece = integrate.quad(lambda x: 1.0 - self.cdf(x), k * self.d, (k + 1) * self.d, limit=200)[0]
+            lo, hi = k * self.d, (k + 1) * self.d
+            piece = float(integrate.quad(lambda x: 1.0 - self.cdf(x), lo, hi, limit=200)[0])
             total += piece
             k += 1
             if piece < 1e-12 * max(total, 1e-300):
