@@ -11,3 +11,8 @@ __all__: list[str] = []
 from sizing._realserver import ValidationReport, validate
 
 __all__ += ["ValidationReport", "validate"]
+
+# Discrete-event simulation: one worker process request by request, and a fast FIFO G/G/c queue.
+from sizing._sim import LatencyHistogram, QueueSimulation, SimulationResult, simulate, simulate_queue  # noqa: E402
+
+__all__ += ["LatencyHistogram", "QueueSimulation", "SimulationResult", "simulate", "simulate_queue"]
