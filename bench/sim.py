@@ -1,0 +1,114 @@
+"""Benchmark of the simulator: speed against ciw and accuracy against Erlang C on one M/M/c model.
+
+Model: c = 40 servers, lambda = 380/s, mean service 0.1 s (utilization 0.95). Measured in one run:
+1. `sizing.simulate_queue` on --requests customers (default 10^6, all replications, warm-up included);
+2. ciw (a general-purpose Python DES, benchmark-only dependency) on --ciw-requests customers, its time per
+   customer extrapolated linearly to --requests (ciw's cost per customer is flat in run length);
+3. the ratio of the two, and the simulated mean wait against Erlang C with its 95% half-width over the
+   replications, for the timed run and for a longer accuracy run (--accuracy-requests, means only).
+4. the full worker simulation (`sizing.simulate`) on a mixed sync/async scenario, in requests/second.
+
+Usage: python bench/sim.py [--requests N] [--ciw-requests N] [--accuracy-requests N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sizing import simulate, simulate_queue
+from sizing._scenario import Scenario
+
+C, LAM, SERVICE_S = 40, 380.0, 0.1
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability of waiting in M/M/c with offered load a (terms in log space)."""
+    logs = [k * math.log(a) - math.lgamma(k + 1) for k in range(c)]
+    top = c * math.log(a) - math.lgamma(c + 1) + math.log(c / (c - a))
+    m = max([*logs, top])
+    s = math.fsum(math.exp(x - m) for x in logs)
+    return math.exp(top - m) / (s + math.exp(top - m))
+
+
+def exact_mean_wait_ms() -> float:
+    return erlang_c(C, LAM * SERVICE_S) / (C / SERVICE_S - LAM) * 1000.0
+
+
+def time_ciw(customers: int, seed: int) -> tuple[float, float]:
+    """Seconds for ciw to run `customers` arrivals of the same M/M/c, and its mean wait (ms)."""
+    import ciw  # type: ignore[import-untyped]  # benchmark-only dependency
+
+    net = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=LAM)],
+        service_distributions=[ciw.dists.Exponential(rate=1.0 / SERVICE_S)],
+        number_of_servers=[C],
+    )
+    ciw.seed(seed)
+    sim = ciw.Simulation(net)
+    t0 = time.perf_counter()
+    sim.simulate_until_max_customers(customers, method="Finish")
+    wall = time.perf_counter() - t0
+    recs = sim.get_all_records()
+    return wall, 1000.0 * math.fsum(r.waiting_time for r in recs) / len(recs)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=1_000_000)
+    ap.add_argument("--replications", type=int, default=50)
+    ap.add_argument("--ciw-requests", type=int, default=20_000)
+    ap.add_argument("--accuracy-requests", type=int, default=150_000_000, help="0 skips the accuracy run")
+    ap.add_argument("--accuracy-replications", type=int, default=1500)
+    ap.add_argument("--worker-requests", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    exact = exact_mean_wait_ms()
+    rho = LAM * SERVICE_S / C
+    print(f"M/M/c: c={C}, lambda={LAM:g}/s, mean service {SERVICE_S:g} s, utilization {rho:.2f}")
+    print(f"Erlang C: P(wait) {erlang_c(C, LAM * SERVICE_S):.6f}, mean wait {exact:.4f} ms")
+
+    simulate_queue(LAM, SERVICE_S * 1000, C, requests=10_000, replications=10)  # first-call costs, untimed
+    t0 = time.perf_counter()
+    ours = simulate_queue(LAM, SERVICE_S * 1000, C, requests=a.requests, replications=a.replications,
+                          seed=a.seed)
+    ours_wall = time.perf_counter() - t0
+    assert ours.wait_mean_ms is not None and ours.wait_mean_ci_ms is not None
+    print(f"\nsizing.simulate_queue: {ours.requests:,} customers ({a.replications} replications in lock "
+          f"step, 20% warm-up each) in {ours_wall:.3f} s wall = {ours_wall / ours.requests * 1e6:.3f} "
+          "us/customer (timed after one small untimed call)")
+    err = ours.wait_mean_ms / exact - 1.0
+    print(f"  mean wait {ours.wait_mean_ms:.4f} ± {ours.wait_mean_ci_ms:.4f} ms (95% over replications): "
+          f"error {err:+.2%}, CI ±{ours.wait_mean_ci_ms / exact:.2%}")
+
+    ciw_wall, ciw_wait = time_ciw(a.ciw_requests, a.seed)
+    per = ciw_wall / a.ciw_requests
+    print(f"\nciw: {a.ciw_requests:,} customers in {ciw_wall:.3f} s = {per * 1e6:.1f} us/customer "
+          f"(mean wait {ciw_wait:.2f} ms, one short run from empty)")
+    print(f"  extrapolated per customer to {ours.requests:,}: {per * ours.requests:.1f} s")
+    print(f"ratio (ciw / ours, per customer): {per * ours.requests / ours_wall:.0f}x faster")
+
+    if a.accuracy_requests > 0:
+        acc = simulate_queue(LAM, SERVICE_S * 1000, C, requests=a.accuracy_requests,
+                             replications=a.accuracy_replications, seed=a.seed + 1, quantiles=())
+        assert acc.wait_mean_ms is not None and acc.wait_mean_ci_ms is not None
+        err = acc.wait_mean_ms / exact - 1.0
+        print(f"\naccuracy run: {acc.requests:,} customers, {a.accuracy_replications} replications, "
+              f"{acc.wall_seconds:.1f} s: mean wait {acc.wait_mean_ms:.4f} ± {acc.wait_mean_ci_ms:.4f} ms: "
+              f"error {err:+.2%}, CI ±{acc.wait_mean_ci_ms / exact:.2%}; P(wait) {acc.p_wait:.5f} "
+              f"± {acc.p_wait_ci:.5f}")
+
+    s = Scenario.simple(rps=200, sync_fraction=0.5, upstream_latency_ms=80, db_pool_size=5)
+    r = simulate(s, requests=a.worker_requests, replications=5, seed=a.seed)
+    print(f"\nsizing.simulate (worker: 200 rps, half def / half async def, DB pool 5, one upstream call): "
+          f"{r.requests:,} requests in {r.wall_seconds:.2f} s = {r.requests_per_second:,.0f} requests/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
