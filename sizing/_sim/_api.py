@@ -13,7 +13,7 @@ from sizing._lifecycle import Step, request_phases
 from sizing._scenario import Scenario
 from sizing._sim._aggregate import summarise
 from sizing._sim._distributions import Sampler, empirical_sampler, service_sampler
-from sizing._sim._program import ACQUIRE, DELAY, N_RESOURCES, WorkerSpec, compile_worker
+from sizing._sim._program import ACQUIRE, DELAY, N_RESOURCES, RELEASE, WorkerSpec, compile_worker
 from sizing._sim._result import SimulationResult
 from sizing._sim._worker import Replication, run_replication
 
@@ -122,7 +122,7 @@ def _hold_floor(spec: WorkerSpec) -> list[float]:
             elif code == ACQUIRE:
                 held.append(arg)
                 rate[arg] += cls.share
-            else:
+            elif code == RELEASE:
                 held.remove(arg)
     return [f / r if r > 0 else 0.0 for f, r in zip(first, rate, strict=True)]
 

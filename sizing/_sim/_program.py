@@ -1,11 +1,12 @@
 """A worker process compiled for the event engine: resources, and per request class a flat program.
 
 A request's phases (sizing/_lifecycle.py) become a list of instructions: ACQUIRE a resource (FIFO, may
-wait), DELAY (one event), RELEASE. A loop phase is ACQUIRE loop .. RELEASE loop; a token pass is ACQUIRE
-token .. hand-off .. RELEASE token, and the next pass's ACQUIRE comes right after, so it rejoins the back of
-the queue; a `cpu` step is ACQUIRE cpu, DELAY, RELEASE cpu, nested in whatever the phase holds; `db` and
-`http` steps hold a pool connection for their delay; `io` and `block` are bare delays (block sits inside
-the loop phase, so it holds the loop but not the CPU). Adjacent delays merge into one event.
+wait), DELAY (one event), RELEASE, and a final END. A loop phase is ACQUIRE loop .. RELEASE loop; a token
+pass is ACQUIRE token .. hand-off .. RELEASE token, and the next pass's ACQUIRE comes right after, so it
+rejoins the back of the queue; a `cpu` step is ACQUIRE cpu, DELAY, RELEASE cpu, nested in whatever the
+phase holds; `db` and `http` steps hold a pool connection for their delay; `io` and `block` are bare
+delays (block sits inside the loop phase, so it holds the loop but not the CPU). Adjacent delays merge
+into one event.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sizing._sim._distributions import Sampler, arrival_sampler, sum_sampler
 __all__ = [
     "ACQUIRE",
     "DELAY",
+    "END",
     "LOOP",
     "N_RESOURCES",
     "RELEASE",
@@ -33,7 +35,7 @@ __all__ = [
 LOOP, CPU, TOKEN, DB, HTTP = range(5)
 N_RESOURCES = 5
 STAGES: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
-ACQUIRE, RELEASE, DELAY = 0, 1, 2
+ACQUIRE, RELEASE, DELAY, END = 0, 1, 2, 3
 # An instruction is one int, code | arg << 2: the engine decodes it with two cheap integer operations.
 _ARG_SHIFT = 2
 _STEP_RESOURCE = {"cpu": CPU, "db": DB, "http": HTTP}
@@ -126,6 +128,7 @@ def compile_worker(
             if held is not None:
                 b.release(held)
         b.flush()
+        b.code.append(END)  # a sentinel: the engine never compares the program counter with the length
         visits = tuple(b.code.count(_op(ACQUIRE, r)) for r in range(N_RESOURCES))
         programs.append(ClassProgram(name, float(share), tuple(b.code), visits))
     arrival = arrival_sampler(1.0 / rate_per_ms, arrival_cv2)

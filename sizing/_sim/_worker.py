@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sizing._sim._distributions import Stream
-from sizing._sim._program import ACQUIRE, DELAY, N_RESOURCES, WorkerSpec
+from sizing._sim._program import ACQUIRE, DELAY, END, N_RESOURCES, WorkerSpec
 
 __all__ = ["Replication", "run_replication"]
 
@@ -139,17 +139,17 @@ def run_replication(
             pc = r_pc[rid]
             measured = n_warm <= rid < n_total
             while True:
-                if pc == len(code):
-                    departures += 1
-                    if measured:
-                        lat[r_cls[rid]].append(t - r_arr[rid])
-                        done_measured += 1
-                    break
                 op = code[pc]
                 kind = op & 3
                 pc += 1
                 if kind == DELAY:
                     heappush(heap, (t + draws[op >> 2](), rid))
+                    break
+                if kind == END:
+                    departures += 1
+                    if measured:
+                        lat[r_cls[rid]].append(t - r_arr[rid])
+                        done_measured += 1
                     break
                 res = op >> 2
                 if kind == ACQUIRE:
