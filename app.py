@@ -1,7 +1,5 @@
-"""Streamlit entry point: `streamlit run app.py`."""
+"""Streamlit entry point: `streamlit run app.py` (the page lives in sizing_app, the model in sizing)."""
 
-import streamlit as st
+from sizing_app.page import main
 
-st.set_page_config(page_title="FastAPI sizing", layout="wide")
-st.title("FastAPI sizing")
-st.write("The capacity-planning page is being built; the library is `import sizing`.")
+main()

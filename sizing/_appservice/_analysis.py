@@ -1,0 +1,281 @@
+"""What the app computes, keyed by JSON text so a UI cache can key on it cheaply and exactly.
+
+Each function takes the scenario (and a deployment) as JSON: hashing a short string is cheaper and more
+predictable than hashing a model, and the JSON is the scenario's public format, so equal text means an
+equal scenario. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import ValidationError
+
+from sizing._appservice._inputs import InputError, error_lines
+from sizing._figures import deployments_of, recommended_deployment
+from sizing._figures._data import (
+    BlockingSweep,
+    BudgetBar,
+    Heatmap,
+    LatencyCurve,
+    WaitSweep,
+    blocking_sweep,
+    budget_bars,
+    count_grid,
+    latency_curves,
+    sensitivity_grid,
+    sweep_values,
+    wait_sweep,
+)
+from sizing._model import evaluate, stages_at
+from sizing._recommend import recommend
+from sizing._results import Evaluation, Recommendation, Stage
+from sizing._scenario import Deployment, Scenario
+
+__all__ = [
+    "ChartNumbers",
+    "Metric",
+    "Mode",
+    "blocking_for",
+    "chart_numbers",
+    "curves_for",
+    "evaluate_today",
+    "headline",
+    "heatmap_for",
+    "problem_lines",
+    "recommend_for",
+    "recommended_for",
+    "stages_for",
+    "sweeps_for",
+    "unstable_summary",
+]
+
+Mode = Literal["recommend", "diagnose"]
+CURVE_POINTS = 25
+
+
+def _s(scenario_json: str) -> Scenario:
+    return Scenario.model_validate_json(scenario_json)
+
+
+def _d(deployment_json: str | None) -> Deployment | None:
+    return None if deployment_json is None else Deployment.model_validate_json(deployment_json)
+
+
+def evaluate_today(scenario_json: str) -> Evaluation:
+    return evaluate(_s(scenario_json))
+
+
+def recommend_for(scenario_json: str) -> Recommendation:
+    return recommend(_s(scenario_json))
+
+
+def recommended_for(scenario_json: str, recommendation: Recommendation) -> str | None:
+    """The recommended deployment as JSON (the key of every chart that shows it), or None."""
+    dep = recommended_deployment(_s(scenario_json), recommendation)
+    return None if dep is None else dep.model_dump_json()
+
+
+def curves_for(scenario_json: str, rec_json: str | None, points: int = CURVE_POINTS) -> list[LatencyCurve]:
+    s = _s(scenario_json)
+    return latency_curves(s, deployments_of(s, _d(rec_json)), points=points)
+
+
+def _marks(s: Scenario, rec: Deployment | None) -> dict[str, dict[str, int]]:
+    return {
+        label: {"thread_tokens": d.thread_tokens, "db_pool_size": d.db_pool_size}
+        for label, d in deployments_of(s, rec).items()
+    }
+
+
+def sweeps_for(scenario_json: str, rec_json: str | None) -> list[WaitSweep]:
+    s, rec = _s(scenario_json), _d(rec_json)
+    marks = _marks(s, rec)
+    base = rec or s.deployment
+    return [
+        wait_sweep(s, base, f, sweep_values(*(m[f] for m in marks.values())))
+        for f in ("thread_tokens", "db_pool_size")
+    ]
+
+
+def heatmap_for(scenario_json: str, rec_json: str | None, metric: str = "p99") -> Heatmap:
+    s, rec = _s(scenario_json), _d(rec_json)
+    base = rec or s.deployment
+    tokens = count_grid(base.thread_tokens, s.deployment.thread_tokens)
+    pools = count_grid(base.db_pool_size, s.deployment.db_pool_size)
+    return sensitivity_grid(s, base, tokens, pools, metric)
+
+
+def blocking_for(scenario_json: str, rec_json: str | None) -> BlockingSweep:
+    s, rec = _s(scenario_json), _d(rec_json)
+    return blocking_sweep(s, rec or s.deployment)
+
+
+def stages_for(scenario_json: str, rec_json: str | None) -> dict[str, list[Stage]]:
+    s = _s(scenario_json)
+    return {
+        label: stages_at(s, s.traffic.peak_rps, d) for label, d in deployments_of(s, _d(rec_json)).items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ChartNumbers:
+    """Every figure's numbers, for the Markdown report."""
+
+    curves: list[LatencyCurve]
+    sweeps: list[WaitSweep]
+    heatmap: Heatmap | None
+    blocking: BlockingSweep
+    budget: list[BudgetBar]
+    stages: dict[str, list[Stage]]
+
+
+def chart_numbers(scenario_json: str, rec_json: str | None) -> ChartNumbers:
+    s = _s(scenario_json)
+    return ChartNumbers(
+        curves=curves_for(scenario_json, rec_json),
+        sweeps=sweeps_for(scenario_json, rec_json),
+        heatmap=heatmap_for(scenario_json, rec_json),
+        blocking=blocking_for(scenario_json, rec_json),
+        budget=budget_bars(deployments_of(s, _d(rec_json))),
+        stages=stages_for(scenario_json, rec_json),
+    )
+
+
+def problem_lines(exc: BaseException) -> list[str]:
+    """What to tell the user about an exception, one line each, never a traceback.
+
+    Input problems (InputError, pydantic's ValidationError, the model's ValueError, which names the field)
+    are shown as they are; anything else is a bug, reported by type only.
+    """
+    if isinstance(exc, InputError):
+        return exc.lines
+    if isinstance(exc, ValidationError):
+        return error_lines(exc)
+    if isinstance(exc, ValueError | OverflowError | ZeroDivisionError):
+        text = str(exc).strip() or type(exc).__name__
+        return [text.splitlines()[0]]
+    return [
+        f"internal error ({type(exc).__name__}): the model could not evaluate this scenario; "
+        "please report it with the scenario JSON (sidebar: Export)"
+    ]
+
+
+def unstable_summary(ev: Evaluation) -> str | None:
+    """One sentence naming the unstable stage(s) and the rate, or None when every stage is stable."""
+    if ev.stable:
+        return None
+    from sizing._figures._style import STAGE_LABELS
+
+    bad = [s for s in ev.stages if not s.stable]
+    names = ", ".join(f"{STAGE_LABELS.get(s.name, s.name)} (utilization {_util(s.utilization)})" for s in bad)
+    return (
+        f"unstable at {ev.rps:.4g} rps: {names} past saturation, so its queue grows without bound; "
+        f"these settings saturate at {ev.max_rps:.4g} rps (bottleneck: "
+        f"{STAGE_LABELS.get(ev.bottleneck, ev.bottleneck)})"
+    )
+
+
+def _util(u: float) -> str:
+    return "unbounded" if not math.isfinite(u) else f"{u:.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    label: str
+    value: str
+    delta: str | None
+    delta_color: Literal["normal", "inverse", "off"]
+    help: str
+
+
+def _count_delta(a: int | None, b: int | None) -> str | None:
+    if a is None or b is None or a == b:
+        return None if a is None or b is None else "0"
+    return f"{a - b:+d}"
+
+
+def headline(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: Mode) -> list[Metric]:
+    """The eight headline numbers. Recommend mode shows the recommendation with its change from today;
+    Diagnose mode shows today's settings with their difference from the recommendation."""
+    dep = scenario.deployment
+    rdep = recommended_deployment(scenario, rec)
+    rev = rec.evaluation
+    show_rec = mode == "recommend"
+    other = "vs today" if show_rec else "vs recommended"
+
+    def pair(name: str) -> tuple[int | None, int | None]:
+        t = int(getattr(dep, name))
+        r = None if rdep is None else int(getattr(rdep, name))
+        return (r, t) if show_rec else (t, r)
+
+    out = []
+    for label, name, help_ in (
+        ("Hosts", "hosts", "Machines or pods"),
+        ("Workers per host", "workers_per_host", "uvicorn --workers on each host"),
+        ("Thread tokens", "thread_tokens", "AnyIO total_tokens per worker"),
+        ("DB pool", "db_pool_size", "pool_size per worker (max_overflow 0 when recommended)"),
+        ("HTTP pool", "http_max_connections", "httpx max_connections per worker"),
+    ):
+        shown, base = pair(name)
+        out.append(
+            Metric(label, "—" if shown is None else str(shown), _count_delta(shown, base), "off", help_)
+        )
+
+    ev_shown, ev_base = (rev, today) if show_rec else (today, rev)
+    p99 = None if ev_shown is None else ev_shown.overall.p99_ms
+    p99_base = None if ev_base is None else ev_base.overall.p99_ms
+    if ev_shown is None:
+        p99_text = "—"
+    elif p99 is None:
+        p99_text = "unstable"
+    else:
+        p99_text = f"{p99:.0f} ms"
+    p99_delta = f"{p99 - p99_base:+.0f} ms" if p99 is not None and p99_base is not None else None
+    out.append(
+        Metric(
+            "Predicted p99",
+            p99_text,
+            p99_delta,
+            "inverse",
+            f"Overall p99 latency at the peak ({scenario.traffic.peak_rps:.4g} rps); target "
+            f"{scenario.targets.latency_p99_ms:g} ms",
+        )
+    )
+    mx = None if ev_shown is None else ev_shown.max_rps
+    mx_base = None if ev_base is None else ev_base.max_rps
+    out.append(
+        Metric(
+            "Max rps",
+            "—" if mx is None else f"{mx:.4g}",
+            f"{mx - mx_base:+.4g}" if mx is not None and mx_base is not None else None,
+            "normal",
+            "Whole-service rate at which the first stage saturates",
+        )
+    )
+    hr = None if ev_shown is None else ev_shown.headroom
+    hr_base = None if ev_base is None else ev_base.headroom
+    out.append(
+        Metric(
+            "Headroom",
+            "—" if hr is None else f"{hr:.2f}x",
+            f"{hr - hr_base:+.2f}x" if hr is not None and hr_base is not None else None,
+            "normal",
+            "Max rps / peak rps: below 1x the peak is past saturation",
+        )
+    )
+    return [
+        m if m.delta is None else Metric(m.label, m.value, m.delta, m.delta_color, f"{m.help} ({other})")
+        for m in out
+    ]
+
+
+def delta_note(mode: Mode) -> str:
+    return "vs today" if mode == "recommend" else "vs recommended"
+
+
+def settings_rows(rec: Recommendation) -> Sequence[tuple[str, int, str]]:
+    return [(s.name, s.value, s.reason) for s in rec.settings]

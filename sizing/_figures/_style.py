@@ -1,0 +1,85 @@
+"""Shared look of the figures: a calm palette matching .streamlit/config.toml, small fixed heights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TODAY = "#8a9aa6"
+RECOMMENDED = "#2f6f8f"
+TARGET = "#c0392b"
+PEAK = "#d4880f"
+SATURATION = "#5b4b8a"
+MEASURED = "#1b9e77"
+SIMULATED = "#d95f02"
+UNSTABLE = "#b03a2e"
+GRID = "#e3e8ea"
+
+COLORS = {"today": TODAY, "recommended": RECOMMENDED}
+HEIGHT = 340
+
+STAGE_LABELS = {
+    "thread_tokens": "thread tokens",
+    "db_pool": "DB pool",
+    "http_pool": "HTTP pool",
+    "cpu": "CPU (GIL)",
+    "event_loop": "event loop",
+}
+
+
+def color_for(label: str, index: int) -> str:
+    return COLORS.get(label, (RECOMMENDED, TODAY, SATURATION, PEAK)[index % 4])
+
+
+def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    """A plain layout dict (building from dicts is several times faster than add_hline and friends)."""
+    base: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": 15}},
+        "height": HEIGHT,
+        "margin": {"l": 55, "r": 15, "t": 45, "b": 45},
+        "xaxis": {"title": {"text": x_title}, "gridcolor": GRID, "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "zeroline": False},
+        "legend": {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}},
+        "hovermode": "closest",
+    }
+    base.update(extra)
+    return base
+
+
+def hline(name: str, y: float, x0: float, x1: float, color: str, **extra: Any) -> dict[str, Any]:
+    """A horizontal reference line as a trace: unlike a shape it gets a legend entry and hover text."""
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": [x0, x1],
+        "y": [y, y],
+        "line": {"color": color, "dash": "dash", "width": 1.5},
+        "hovertemplate": f"{name}<extra></extra>",
+        **extra,
+    }
+
+
+def vline(
+    name: str, x: float, y0: float, y1: float, color: str, dash: str = "dot", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": [x, x],
+        "y": [y0, y1],
+        "line": {"color": color, "dash": dash, "width": 1.5},
+        "hovertemplate": f"{name}<extra></extra>",
+        **extra,
+    }
+
+
+def y_top(values: list[float], reference: float, *, cap_factor: float = 3.0) -> float:
+    """Upper end of the y axis: the largest finite value, but at most cap_factor x the reference line, and
+    always above the reference (a knee shooting to infinity must not flatten everything else)."""
+    finite = [v for v in values if v == v and v not in (float("inf"), float("-inf"))]
+    top = max(finite, default=reference)
+    if reference > 0:
+        top = min(top, cap_factor * reference)
+        top = max(top, 1.25 * reference)
+    return top * 1.05 if top > 0 else 1.0
