@@ -57,6 +57,12 @@ def register(sub: Any) -> None:
         default=2,
         help="repeats of a point disturbed by other processes' CPU (default: %(default)s)",
     )
+    p.add_argument(
+        "--runtime",
+        choices=("scenario", "measured"),
+        default="scenario",
+        help="token hand-off the predictions use: the scenario's or the measured one (default: %(default)s)",
+    )
     p.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator's ceiling")
     p.add_argument("--out", help="write the raw results (JSON, format sizing-validate/1) to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -113,6 +119,7 @@ def _validate(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_requests=args.max_requests,
         ceiling=not args.no_ceiling,
+        runtime=args.runtime,
         retries=args.retries,
         name=name,
         progress=progress,

@@ -23,6 +23,7 @@ def validate(
     seed: int = 1,
     max_requests: int = 100_000,
     ceiling: bool = True,
+    runtime: str = "scenario",
     retries: int = 2,
     generators: int = 1,
     name: str = "scenario",
@@ -33,12 +34,15 @@ def validate(
     `points` are fractions of the nominal capacity of `stage` ("bottleneck" = the lowest, or a stage name
     such as "thread_tokens"), or a string such as "0.5,0.8,1.2" or "300rps,640rps". Each point runs
     `seconds` of open-loop Poisson schedule (at most `max_requests`); a point disturbed by other processes
-    is repeated up to `retries` times. Raises ValueError for a scenario the emulation cannot run. The
-    server and generators it starts are always stopped, also on error and on SIGTERM/Ctrl-C.
+    is repeated up to `retries` times. Predictions use the scenario's runtime constants, or with
+    `runtime="measured"` the token hand-off calibrated on this server. Raises ValueError for a scenario
+    the emulation cannot run. The server and generators it starts are always stopped, also on error and
+    on SIGTERM/Ctrl-C.
     """
     from sizing._realserver._harness import validate as run
 
     return run(
         scenario, points, seconds=seconds, stage=stage, seed=seed, max_requests=max_requests,
-        ceiling=ceiling, retries=retries, generators=generators, name=name, progress=progress,
+        ceiling=ceiling, runtime=runtime, retries=retries, generators=generators, name=name,
+        progress=progress,
     )

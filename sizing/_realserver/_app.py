@@ -16,7 +16,7 @@ Route `/e/{i}` is endpoint class i:
 CPU is burned metered by the thread's own CPU clock, so a burn costs the requested CPU even when the
 thread waits for the GIL or is preempted. Internal routes: `/_stats` (limiter statistics, pools, CPU
 clock), `/_config` (burn plan and thread tokens, set by the harness after calibration), `/_trivial`
-(the generator's ceiling and the client overhead), `/_handoff` (a fixed 2 ms `def` body to measure the
+(the generator's ceiling and the client overhead), `/_handoff` (a fixed 10 ms `def` body to measure the
 token hand-off at saturation).
 """
 
@@ -44,7 +44,7 @@ from sizing._scenario import Scenario
 __all__ = ["CONFIG_ENV", "HANDOFF_BODY_MS", "burn", "create_app"]
 
 CONFIG_ENV = "SIZING_REALSERVER_CONFIG"
-HANDOFF_BODY_MS = 2.0
+HANDOFF_BODY_MS = 10.0
 _CHUNK = 40  # loop iterations between two reads of the thread CPU clock (~1 us each): a few us of overshoot
 _OK = b'{"ok":true}'
 

@@ -19,7 +19,7 @@ from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points
 from sizing._realserver._predict import predict
 from sizing._realserver._report import Calibration, PointReport, ValidationReport, verdict
 from sizing._realserver._server import Server, loop_and_http, sigterm_as_interrupt, start_server
-from sizing._scenario import Scenario, Traffic
+from sizing._scenario import Runtime, Scenario, Traffic
 
 __all__ = ["check_scenario", "validate"]
 
@@ -134,13 +134,20 @@ def _run_point(
     return best, attempts
 
 
-def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float) -> Scenario:
-    """The scenario at `rps` (Poisson peak = rps) with each class's CPU as the server really spends it."""
+def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float, runtime: str) -> Scenario:
+    """The scenario at `rps` (Poisson peak = rps) with each class's CPU as the server really spends it.
+
+    runtime "measured": the token hand-off is the one calibrated on this server instead of the scenario's.
+    """
     endpoints = [
         e.model_copy(update={"cpu_ms": cal.cpu_ms_emulated.get(e.name, e.cpu_ms)}) for e in scenario.endpoints
     ]
     traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
-    return scenario.model_copy(update={"traffic": traffic, "endpoints": endpoints})
+    update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
+    if runtime == "measured" and cal.handoff_ms_saturation is not None:
+        handoff = min(max(cal.handoff_ms_saturation, 0.0), 100.0)
+        update["runtime"] = Runtime(token_handoff_ms=handoff)
+    return scenario.model_copy(update=update)
 
 
 def validate(
@@ -152,6 +159,7 @@ def validate(
     seed: int = 1,
     max_requests: int = 100_000,
     ceiling: bool = True,
+    runtime: str = "scenario",
     retries: int = 2,
     generators: int = 1,
     name: str = "scenario",
@@ -167,6 +175,8 @@ def validate(
         raise ValueError(f"seconds: must be in [1, {MAX_SECONDS:g}], got {seconds}")
     if not (100 <= max_requests <= 10_000_000):
         raise ValueError(f"max_requests: must be in [100, 10000000], got {max_requests}")
+    if runtime not in ("scenario", "measured"):
+        raise ValueError(f"runtime: must be 'scenario' or 'measured', got {runtime!r}")
     if not (1 <= generators <= 8):
         raise ValueError(f"generators: must be in [1, 8], got {generators}")
     check_scenario(scenario)
@@ -203,8 +213,16 @@ def validate(
                     generators=generators,
                 )
                 warmup = min(max(1.0, 20 * _nominal_latency_s(scenario)), 0.25 * seconds)
-                measured = analyze(run, rate=point.rps, warmup_s=warmup, class_names=names, attempts=attempts)
-                emulated = _as_emulated(scenario, cal, point.rps)
+                measured = analyze(
+                    run,
+                    rate=point.rps,
+                    warmup_s=warmup,
+                    class_names=names,
+                    attempts=attempts,
+                    passes=sum(e.share * e.token_passes for e in scenario.endpoints),
+                    workers=scenario.deployment.workers_per_host,
+                )
+                emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
                 sim = predict("simulator", emulated, cal.overhead_ms, seed)
                 overloaded = (point.fraction or 0.0) >= 1.0 or bool(model and model.stable is False)
@@ -248,7 +266,11 @@ def validate(
             burn_plan_ms=cal.burn_plan_ms,
             handoff_ms_saturation=cal.handoff_ms_saturation,
             handoff_ms_gap=cal.handoff_ms_gap,
-            handoff_ms_model=scenario.runtime.token_handoff_ms,
+            handoff_ms_model=(
+                scenario.runtime.token_handoff_ms
+                if runtime != "measured" or cal.handoff_ms_saturation is None
+                else min(max(cal.handoff_ms_saturation, 0.0), 100.0)
+            ),
             sleep_overshoot_ms=cal.sleep_overshoot_ms,
             burn_accuracy=cal.burn_accuracy,
             generator_ceiling_rps=cal.ceiling_rps,

@@ -126,14 +126,22 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     try:
         for j in range(generators):
             part = dataclasses.replace(
-                spec, rate=spec.rate / generators, seed=spec.seed + 1_000 * j,
-                prewarm=max(spec.prewarm // generators, 1), handshake=True,
+                spec,
+                rate=spec.rate / generators,
+                seed=spec.seed + 1_000 * j,
+                prewarm=max(spec.prewarm // generators, 1),
+                handshake=True,
             )
             errs.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed in the finally below
-            procs.append(OwnedProcess(
-                [sys.executable, "-m", "sizing._realserver._loadgen", part.to_json()], env=child_env(),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errs[-1],
-            ))
+            procs.append(
+                OwnedProcess(
+                    [sys.executable, "-m", "sizing._realserver._loadgen", part.to_json()],
+                    env=child_env(),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errs[-1],
+                )
+            )
         outs = [bytearray() for _ in procs]
         ready_by = time.monotonic() + 60.0
         for proc, out in zip(procs, outs, strict=True):
@@ -185,7 +193,14 @@ def _mean(a: np.ndarray) -> float | None:
 
 
 def analyze(
-    run: PointRun, *, rate: float, warmup_s: float, class_names: list[str], attempts: int = 1
+    run: PointRun,
+    *,
+    rate: float,
+    warmup_s: float,
+    class_names: list[str],
+    attempts: int = 1,
+    passes: float = 0.0,
+    workers: int = 1,
 ) -> Measured:
     """The steady-window measurement of one point."""
     load = run.load
@@ -257,6 +272,11 @@ def analyze(
         generator_reason="; ".join(reasons),
         server_cpu=float(np.mean(cpu_rates)) if cpu_rates else math.nan,
         tokens_borrowed_mean=bmean,
+        token_hold_ms=(
+            bmean / (float(done_in.sum()) / span / workers * passes) * 1000.0
+            if bmean is not None and passes > 0 and done_in.any()
+            else None
+        ),
         token_utilization=(bmean / total) if (bmean is not None and total) else None,
         tasks_waiting_mean=_mean(waiting),
         tasks_waiting_max=int(waiting.max()) if len(waiting) else None,

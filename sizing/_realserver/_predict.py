@@ -40,6 +40,13 @@ def predictor(source: str) -> Callable[..., Any] | None:
 _SIM_KWARGS: dict[str, Any] = {"requests": 100_000, "replications": 3, "max_wall_seconds": 30.0}
 
 
+def _saturation(ev: Any) -> float | None:
+    """A result without max_rps (the simulator): its rate over its busiest stage's utilization."""
+    rps, stages = _get(ev, "rps"), _get(ev, "stages") or []
+    top = max((float(s.utilization) for s in stages), default=0.0)
+    return float(rps) / top if rps and top > 0 else None
+
+
 def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 

@@ -69,6 +69,9 @@ class Measured(_R):
     server_cpu: float = Field(description="Mean server CPU per worker process, in cores (sampled clock)")
     tokens_borrowed_mean: float | None
     token_utilization: float | None
+    token_hold_ms: float | None = Field(
+        description="Mean token hold per pass by Little's law: borrowed tokens / (passes per second)"
+    )
     tasks_waiting_mean: float | None
     tasks_waiting_max: int | None
     pools: dict[str, dict[str, float]]
@@ -115,7 +118,7 @@ class Calibration(_R):
     burn_plan_ms: dict[str, list[float]]
     handoff_ms_saturation: float | None = Field(description="1/throughput - body at 1 token, saturated")
     handoff_ms_gap: float | None = Field(description="Mean gap from one body's end to the next one's start")
-    handoff_ms_model: float
+    handoff_ms_model: float = Field(description="Token hand-off the predictions used")
     sleep_overshoot_ms: dict[str, float] = Field(description="Mean excess of each emulated wait, by kind")
     burn_accuracy: float | None = Field(description="CPU burned / CPU requested")
     generator_ceiling_rps: float | None = Field(
@@ -261,7 +264,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     calib = (
         f"calibration: client overhead {cal.overhead_ms:.2f} ms (added to predictions), token hand-off "
         f"{_f(cal.handoff_ms_saturation, 2)} ms at saturation / {_f(cal.handoff_ms_gap, 2)} ms gap "
-        f"(scenario: {cal.handoff_ms_model:.2f}), framework CPU "
+        f"(predictions use {cal.handoff_ms_model:.2f}), framework CPU "
         + ", ".join(f"{k} {v:.2f}" for k, v in cal.framework_cpu_ms.items())
         + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
     )

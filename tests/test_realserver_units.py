@@ -1,0 +1,340 @@
+"""Unit tests of the real-server validation: schedule, plan, app passes, report formatting (no server)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sizing._realserver._loadgen import LoadResult, LoadSpec, arrival_offsets, class_choices
+from sizing._realserver._plan import burn_plan, nominal_capacities, parse_points, resolve_points
+from sizing._realserver._report import (
+    Calibration,
+    ClassLatency,
+    Measured,
+    PointReport,
+    Predicted,
+    ValidationReport,
+    verdict,
+)
+from sizing._scenario import Endpoint, Scenario
+
+
+def _scenario(**endpoint: Any) -> Scenario:
+    ep = {
+        "name": "a",
+        "share": 1.0,
+        "handler": "sync",
+        "cpu_ms": 1.0,
+        "other_io_ms": 50.0,
+        "other_io_cv2": 0.0,
+    }
+    ep.update(endpoint)
+    return Scenario.model_validate(
+        {"traffic": {"rps": 10}, "endpoints": [ep], "deployment": {"thread_tokens": 4}}
+    )
+
+
+# --- the schedule -----------------------------------------------------------------------------------
+
+
+def test_poisson_schedule_is_seeded_and_exponential() -> None:
+    a = arrival_offsets(200.0, 100.0, 10**6, seed=7)
+    b = arrival_offsets(200.0, 100.0, 10**6, seed=7)
+    c = arrival_offsets(200.0, 100.0, 10**6, seed=8)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[:100], c[:100])
+    gaps = np.diff(a)
+    assert len(a) == pytest.approx(20_000, rel=0.03)
+    assert gaps.mean() == pytest.approx(1 / 200, rel=0.03)
+    assert gaps.var() / gaps.mean() ** 2 == pytest.approx(1.0, rel=0.06)
+    # Counts in 0.1 s windows of a Poisson process: variance = mean (1000 windows: +-5% one sigma).
+    counts = np.bincount((a * 10).astype(int))
+    assert counts.var() / counts.mean() == pytest.approx(1.0, rel=0.15)
+
+
+def test_schedule_bounds_and_other_variabilities() -> None:
+    even = arrival_offsets(100.0, 2.0, 1000, seed=1, cv2=0.0)
+    assert np.allclose(np.diff(even), 0.01)
+    assert even[-1] < 2.0
+    bursty = np.diff(arrival_offsets(100.0, 500.0, 10**6, seed=1, cv2=4.0))
+    assert bursty.var() / bursty.mean() ** 2 == pytest.approx(4.0, rel=0.15)
+    capped = arrival_offsets(1000.0, 10.0, 123, seed=1)
+    assert len(capped) == 123
+    assert arrival_offsets(1000.0, 0.5, 10**6, seed=1).max() < 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"rate": 0.0}, "rate"),
+        ({"seconds": -1.0}, "seconds"),
+        ({"max_requests": 0}, "max_requests"),
+        ({"cv2": 200.0}, "cv2"),
+    ],
+)
+def test_schedule_rejects_bad_input(kwargs: dict[str, float], needle: str) -> None:
+    args: dict[str, Any] = {"rate": 10.0, "seconds": 1.0, "max_requests": 10, "seed": 1, **kwargs}
+    with pytest.raises(ValueError, match=needle):
+        arrival_offsets(**args)
+
+
+def test_class_choices_follow_shares() -> None:
+    cls = class_choices((0.25, 0.75), 40_000, seed=3)
+    assert np.array_equal(cls, class_choices((0.25, 0.75), 40_000, seed=3))
+    assert (cls == 1).mean() == pytest.approx(0.75, abs=0.01)
+    with pytest.raises(ValueError, match="shares"):
+        class_choices((0.5, 0.2), 10, seed=1)
+
+
+def test_load_result_round_trip_and_merge() -> None:
+    def part(offset: float) -> LoadResult:
+        sched = np.array([0.1, 0.3]) + offset
+        return LoadResult(
+            t0=5.0,
+            sched=sched,
+            sent=sched + 0.001,
+            done=np.array([sched[0] + 0.05, math.nan]),
+            status=np.array([200, 0]),
+            cls=np.array([0, 1]),
+            cpu_s=0.1,
+            send_wall_s=1.0,
+            connections=3,
+            stopped_by="count",
+        )
+
+    a = LoadResult.from_json(part(0.0).to_json())
+    assert math.isnan(a.done[1]) and a.status.tolist() == [200, 0]
+    merged = LoadResult.merge([a, part(0.1)])
+    assert np.all(np.diff(merged.sched) >= 0) and merged.connections == 6
+    spec = LoadSpec(port=1, paths=("/e/0",), shares=(1.0,), rate=5.0, seconds=1.0, max_requests=5, seed=1)
+    assert LoadSpec.from_json(spec.to_json()) == spec
+
+
+# --- the plan ---------------------------------------------------------------------------------------
+
+
+def test_points_parse_and_resolve() -> None:
+    assert parse_points("0.5, 0.8,640rps") == [(0.5, False), (0.8, False), (640.0, True)]
+    for bad in ("", "x", "0", "9", "-1rps", "nan"):
+        with pytest.raises(ValueError, match="--points"):
+            parse_points(bad)
+    ref, pts = resolve_points(_scenario(), [(0.5, False), (100.0, True)], "thread_tokens")
+    # 4 tokens / (50 ms + half the CPU + the default 0.4 ms hand-off)
+    assert ref == pytest.approx(4 / 0.0509, rel=1e-6)
+    assert pts[0].rps == pytest.approx(0.5 * ref) and pts[1].rps == 100.0
+    with pytest.raises(ValueError, match="--stage"):
+        resolve_points(_scenario(), [(0.5, False)], "db_pool_sync")
+
+
+def test_capacities_from_phases() -> None:
+    caps = nominal_capacities(_scenario(cpu_ms=2.0))
+    assert caps["cpu"] == pytest.approx(500.0)
+    assert caps["event_loop"] == pytest.approx(1000.0)  # the loop turn holds half the CPU
+    caps = nominal_capacities(
+        _scenario(handler="async", blocking_in_async_ms=4.0, cpu_ms=2.0, db_hold_ms=10.0)
+    )
+    assert "thread_tokens" not in caps
+    assert caps["event_loop"] == pytest.approx(1000 / 6.0)
+    assert caps["db_pool_async"] == pytest.approx(15 / 0.010)
+
+
+def test_burn_plan_takes_framework_cpu_off_the_loop_first() -> None:
+    ep = Endpoint(name="a", share=1.0, handler="sync", cpu_ms=3.0, sync_dependencies=1, response_model=True)
+    plan = burn_plan(ep, 0.0)
+    assert plan == pytest.approx([0.75] * 4)
+    plan = burn_plan(ep, 1.5)
+    assert plan[0] == 0.0 and sum(plan) == pytest.approx(1.5) and plan[1:] == pytest.approx([0.5] * 3)
+    assert burn_plan(ep, 5.0) == [0.0] * 4
+
+
+# --- the emulating app: token passes as FastAPI really runs them --------------------------------------
+
+
+def test_app_takes_exactly_the_token_passes_of_the_lifecycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyio.to_thread
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from sizing._realserver._app import create_app
+
+    calls = {"n": 0}
+    original = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    endpoints = [
+        {"handler": "sync", "other_io_ms": 1.0},
+        {"handler": "sync", "other_io_ms": 1.0, "response_model": True},
+        {
+            "handler": "sync",
+            "sync_dependencies": 2,
+            "db_hold_ms": 1.0,
+            "upstream_calls": 2,
+            "upstream_latency_ms": 1.0,
+        },
+        {"handler": "async", "other_io_ms": 1.0, "blocking_in_async_ms": 1.0, "db_hold_ms": 1.0},
+        {"handler": "async", "sync_dependencies": 1, "response_model": True},
+        {"handler": "sync", "cpu_ms": 0.01, "response_model": True, "sync_dependencies": 1},
+    ]
+    eps = [{"name": f"c{i}", "share": 1 / len(endpoints), **e} for i, e in enumerate(endpoints)]
+    scenario = Scenario.model_validate({"traffic": {"rps": 10}, "endpoints": eps})
+    app = create_app({"scenario": scenario.model_dump(mode="json"), "seed": 1})
+    with TestClient(app) as client:
+        for i, ep in enumerate(scenario.endpoints):
+            calls["n"] = 0
+            assert client.get(f"/e/{i}").status_code == 200
+            assert calls["n"] == ep.token_passes, ep
+        counts = client.get("/_stats").json()["counts"]
+    assert counts["pass.1"] == 2 and counts["pass.2"] == 3 and "pass.3" not in counts
+    assert counts["db_sync.n"] == 1 and counts["http_sync.n"] == 2 and counts["db_async.n"] == 1
+
+
+def test_burn_spends_thread_cpu() -> None:
+    from sizing._realserver._app import burn
+
+    used = burn(5.0)
+    assert 5.0 <= used < 6.0
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def _measured(**kw: Any) -> Measured:
+    base: dict[str, Any] = dict(
+        offered_rps=100.0,
+        sent_rps=100.0,
+        achieved_rps=99.0,
+        window_s=10.0,
+        count=1000,
+        errors=0,
+        mean_ms=50.0,
+        p50_ms=48.0,
+        p95_ms=70.0,
+        p99_ms=100.0,
+        per_class={"a": ClassLatency(count=1000, mean_ms=50.0, p50_ms=48.0, p95_ms=70.0, p99_ms=100.0)},
+        send_lag_mean_ms=0.5,
+        send_lag_p99_ms=1.0,
+        generator_cpu=0.05,
+        generator_bound=False,
+        generator_reason="",
+        server_cpu=0.2,
+        tokens_borrowed_mean=2.0,
+        token_utilization=0.5,
+        token_hold_ms=51.0,
+        tasks_waiting_mean=0.1,
+        tasks_waiting_max=3,
+        pools={},
+        samples=90,
+        other_cpu=0.01,
+        steal=0.0,
+        attempts=1,
+    )
+    base.update(kw)
+    return Measured(**base)
+
+
+def _predicted(mean: float | None, p99: float | None, max_rps: float | None = 200.0) -> Predicted:
+    return Predicted(
+        source="model",
+        mean_ms=mean,
+        p50_ms=mean,
+        p95_ms=p99,
+        p99_ms=p99,
+        per_class={},
+        max_rps=max_rps,
+        stable=mean is not None,
+        token_utilization=0.5,
+        cpu_utilization=0.2,
+        bottleneck="thread_tokens",
+    )
+
+
+def test_verdicts() -> None:
+    m = _measured()
+    assert verdict(m, None, False) == "n/a"
+    assert verdict(m, _predicted(54.0, 115.0), False) == "ok"
+    assert verdict(m, _predicted(56.0, 115.0), False) == "MISS mean 56.0 vs 50.0 (+12%)"
+    assert "p99 130.0 vs 100.0 (+30%)" in verdict(m, _predicted(50.0, 130.0), False)
+    assert verdict(m, _predicted(None, None, 105.0), True) == "ok"
+    assert verdict(m, _predicted(None, None, 120.0), True).startswith("MISS max_rps 120 vs 99")
+    assert verdict(
+        _measured(generator_bound=True, generator_reason="lag"), _predicted(50, 100), False
+    ).startswith("not compared")
+
+
+def _report() -> ValidationReport:
+    cal = Calibration(
+        overhead_ms=0.5,
+        trivial_latency_ms=1.2,
+        trivial_server_cpu_ms=0.7,
+        framework_cpu_ms={"a": 1.9},
+        cpu_ms_emulated={"a": 2.0},
+        burn_plan_ms={"a": [0.0, 0.1]},
+        handoff_ms_saturation=2.1,
+        handoff_ms_gap=1.5,
+        handoff_ms_model=0.4,
+        sleep_overshoot_ms={"io": 0.6},
+        burn_accuracy=1.01,
+        generator_ceiling_rps=1000.0,
+        generator_ceiling_cpu=0.1,
+    )
+    points = [
+        PointReport(
+            label="0.5x",
+            fraction=0.5,
+            rps=40.0,
+            nominal_utilization={"thread_tokens": 0.5},
+            measured=_measured(),
+            model=_predicted(51.0, 110.0),
+            simulator=None,
+            verdicts={"model": "ok", "simulator": "n/a"},
+        ),
+        PointReport(
+            label="1.2x",
+            fraction=1.2,
+            rps=96.0,
+            nominal_utilization={"thread_tokens": 1.2},
+            measured=_measured(mean_ms=2000.0),
+            model=_predicted(None, None, 150.0),
+            simulator=None,
+            verdicts={"model": "MISS max_rps 150 vs 99 (+52%)", "simulator": "n/a"},
+        ),
+    ]
+    return ValidationReport(
+        name="demo",
+        created="2026-11-01T00:00:00+00:00",
+        machine={"cores": 2},
+        scenario=_scenario().model_dump(mode="json"),
+        reference_stage="thread_tokens",
+        reference_rps=78.6,
+        seconds=20.0,
+        calibration=cal,
+        points=points,
+    )
+
+
+def test_report_table_markdown_and_json() -> None:
+    report = _report()
+    table = report.to_table()
+    lines = table.splitlines()
+    assert lines[0].startswith("demo: 1 worker(s), 4 tokens")
+    assert "client overhead 0.50 ms" in lines[1] and "hand-off 2.10 ms" in lines[1]
+    header = next(ln for ln in lines if ln.startswith("point"))
+    assert "model mean" in header and "sim mean" in header
+    row = next(ln for ln in lines if ln.startswith("0.5x"))
+    assert "+2%" in row and "+10%" in row and "model: ok" in row
+    md = report.to_markdown()
+    rows = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert len(rows) == 4 and all(r.count("|") == rows[0].count("|") for r in rows)
+    back = ValidationReport.model_validate_json(report.model_dump_json())
+    assert back == report and back.format == "sizing-validate/1"
+    assert report.misses() == ["demo 1.2x (96 rps) model: MISS max_rps 150 vs 99 (+52%)"]
