@@ -16,3 +16,25 @@ __all__ += ["ValidationReport", "validate"]
 from sizing._sim import LatencyHistogram, QueueSimulation, SimulationResult, simulate, simulate_queue  # noqa: E402
 
 __all__ += ["LatencyHistogram", "QueueSimulation", "SimulationResult", "simulate", "simulate_queue"]
+
+# The queueing core: Erlang B/C, M/M/c, G/G/c, M/M/c/K, staffing and Little's law.
+from sizing._erlang import erlang_b, erlang_c  # noqa: E402
+from sizing._ggc import ggc  # noqa: E402
+from sizing._little import concurrency, poisson_pool_size  # noqa: E402
+from sizing._min_servers import min_servers  # noqa: E402
+from sizing._mmc import mmc  # noqa: E402
+from sizing._mmck import FiniteQueueResult, mmck  # noqa: E402
+from sizing._queues import QueueResult  # noqa: E402
+
+__all__ += [
+    "FiniteQueueResult",
+    "QueueResult",
+    "concurrency",
+    "erlang_b",
+    "erlang_c",
+    "ggc",
+    "min_servers",
+    "mmc",
+    "mmck",
+    "poisson_pool_size",
+]
