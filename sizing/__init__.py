@@ -17,6 +17,47 @@ from sizing._sim import LatencyHistogram, QueueSimulation, SimulationResult, sim
 
 __all__ += ["LatencyHistogram", "QueueSimulation", "SimulationResult", "simulate", "simulate_queue"]
 
+# The scenario format and the deployment model.
+from sizing._lifecycle import Phase, Step, request_phases  # noqa: E402
+from sizing._model import evaluate, latency_at, stages_at  # noqa: E402
+from sizing._presets import PRESETS, preset  # noqa: E402
+from sizing._recommend import recommend  # noqa: E402
+from sizing._results import Evaluation, Finding, Latency, Recommendation, Setting, Stage  # noqa: E402
+from sizing._scenario import (  # noqa: E402
+    Deployment,
+    Endpoint,
+    Runtime,
+    Scenario,
+    Targets,
+    Traffic,
+    lognormal_cv2_from_p99,
+)
+
+__all__ += [
+    "PRESETS",
+    "Deployment",
+    "Endpoint",
+    "Evaluation",
+    "Finding",
+    "Latency",
+    "Phase",
+    "Recommendation",
+    "Runtime",
+    "Scenario",
+    "Setting",
+    "Stage",
+    "Step",
+    "Targets",
+    "Traffic",
+    "evaluate",
+    "latency_at",
+    "lognormal_cv2_from_p99",
+    "preset",
+    "recommend",
+    "request_phases",
+    "stages_at",
+]
+
 # The queueing core: Erlang B/C, M/M/c, G/G/c, M/M/c/K, staffing and Little's law.
 from sizing._erlang import erlang_b, erlang_c  # noqa: E402
 from sizing._ggc import ggc  # noqa: E402

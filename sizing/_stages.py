@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sizing._latency import LatencyDistribution, Service, Wait
 from sizing._lifecycle import Phase, request_phases
-from sizing._queues import ggc
+from sizing._ggc import ggc
 from sizing._results import Stage, StageName
 from sizing._scenario import Deployment, Scenario
 
@@ -94,9 +94,11 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
     hold = visits.mean_ms
     if visits.rate <= 0 or hold <= 0:
         return StageSolution(name, servers, visits.rate, hold, visits.cv2, 0.0, True, 0.0, _IDLE, 0.0, "idle")
-    if servers <= 0:
+    if servers <= 0 or not math.isfinite(hold):
+        # No servers, or a hold that includes an unbounded wait for an inner stage past saturation.
         return StageSolution(
-            name, servers, visits.rate, hold, visits.cv2, math.inf, False, 1.0, _IDLE, math.inf, "no servers"
+            name, servers, visits.rate, hold, visits.cv2 if math.isfinite(hold) else 0.0, math.inf, False, 1.0,
+            _IDLE, math.inf, "no servers" if servers <= 0 else "an inner stage is past saturation",
         )
     q = ggc(visits.rate, hold / 1000.0, servers, arrival_cv2=arrival_cv2, service_cv2=visits.cv2)
     util = float(q.utilization)

@@ -134,7 +134,7 @@ def test_unstable_is_reported_not_nan() -> None:
     assert not ev.stable
     assert ev.overall.p99_ms is None and ev.overall.mean_ms is None
     tok = ev.stage("thread_tokens")
-    assert tok is not None and tok.wait_mean_ms is None and tok.utilization == pytest.approx(2.5, rel=1e-9)
+    assert tok is not None and tok.wait_mean_ms is None and tok.utilization == pytest.approx(2.5, rel=1e-6)
     codes = {f.code for f in ev.findings}
     assert "unstable_stage" in codes
     assert ev.headroom < 1
@@ -159,7 +159,8 @@ def test_more_tokens_never_raise_the_wait(tokens: int, util: float, cv2: float) 
     assert ta is not None and tb is not None
     assert tb.wait_mean_ms <= ta.wait_mean_ms + 1e-12
     assert tb.wait_p99_ms <= ta.wait_p99_ms + 1e-9
-    assert b.overall.p99_ms <= a.overall.p99_ms + 1e-6
+    # End to end the p99 comes from a numerical convolution, monotone to its resolution (~1e-5 relative).
+    assert b.overall.p99_ms <= a.overall.p99_ms * (1 + 1e-5)
     assert b.max_rps >= a.max_rps
 
 

@@ -23,18 +23,34 @@ def _misses(s: Scenario, dep: Deployment) -> list[str]:
     return target_misses(s, dep, solve_worker(s, s.traffic.peak_rps, dep))
 
 
-@pytest.fixture(scope="module", params=sorted(SCENARIOS))
-def case(request: pytest.FixtureRequest) -> tuple[Scenario, Deployment]:
-    s = SCENARIOS[request.param]
-    rec = recommend(s)
-    assert rec.feasible, rec.impossible
-    assert rec.evaluation is not None
-    dep = s.deployment.model_copy(update={st.name: st.value for st in rec.settings})
-    return s, dep
+_RECOMMENDED: dict[str, Deployment] = {}
 
 
-def test_recommendation_meets_every_target(case: tuple[Scenario, Deployment]) -> None:
-    s, dep = case
+def _recommended(name: str) -> tuple[Scenario, Deployment]:
+    s = SCENARIOS[name]
+    if name not in _RECOMMENDED:
+        rec = recommend(s)
+        assert rec.feasible, rec.impossible
+        assert rec.evaluation is not None
+        _RECOMMENDED[name] = s.deployment.model_copy(update={st.name: st.value for st in rec.settings})
+    return s, _RECOMMENDED[name]
+
+
+def _used(s: Scenario, resource: str) -> bool:
+    return {
+        "thread_tokens": any(e.token_passes for e in s.endpoints),
+        "db_pool_size": any(e.uses_db for e in s.endpoints),
+        "http_max_connections": any(e.upstream_calls for e in s.endpoints),
+    }.get(resource, True)
+
+
+_RESOURCES = ["thread_tokens", "db_pool_size", "http_max_connections", "workers_per_host", "hosts"]
+_CASES = [(n, r) for n in sorted(SCENARIOS) for r in _RESOURCES if _used(SCENARIOS[n], r)]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_recommendation_meets_every_target(name: str) -> None:
+    s, dep = _recommended(name)
     assert _misses(s, dep) == []
     ev = evaluate(s, deployment=dep)
     assert ev.meets_targets and ev.stable
@@ -44,23 +60,15 @@ def test_recommendation_meets_every_target(case: tuple[Scenario, Deployment]) ->
     assert dep.fleet_db_connections <= dep.db_connection_budget
 
 
-@pytest.mark.parametrize("name", ["thread_tokens", "db_pool_size", "http_max_connections", "workers_per_host",
-                                  "hosts"])
-def test_one_less_of_any_resource_misses_a_target(case: tuple[Scenario, Deployment], name: str) -> None:
-    s, dep = case
-    uses = {
-        "thread_tokens": any(e.token_passes for e in s.endpoints),
-        "db_pool_size": any(e.uses_db for e in s.endpoints),
-        "http_max_connections": any(e.upstream_calls for e in s.endpoints),
-        "workers_per_host": True,
-        "hosts": True,
-    }
-    value = getattr(dep, name)
-    if not uses[name] or value == 1:
-        assert value >= 1  # nothing to take away: the resource is unused or already at its minimum
-        return
-    less = dep.model_copy(update={name: value - 1})
-    assert _misses(s, less), f"{name}={value - 1} still meets every target"
+@pytest.mark.parametrize(("name", "resource"), _CASES)
+def test_one_less_of_any_resource_misses_a_target(name: str, resource: str) -> None:
+    s, dep = _recommended(name)
+    value = getattr(dep, resource)
+    assert value >= 1
+    if value == 1:
+        return  # the smallest value the setting allows: nothing less to try
+    less = dep.model_copy(update={resource: value - 1})
+    assert _misses(s, less), f"{resource}={value - 1} still meets every target"
 
 
 def test_reasons_are_given_for_every_number() -> None:
