@@ -70,7 +70,9 @@ def load_scenario(source: str) -> Scenario:
 
 def add_format_option(parser: argparse.ArgumentParser, default: str = "table") -> None:
     parser.add_argument(
-        "--format", choices=("json", "table", "markdown"), default=default,
+        "--format",
+        choices=("json", "table", "markdown"),
+        default=default,
         help="json is stable for scripts (default: %(default)s)",
     )
 

@@ -17,7 +17,12 @@ from sizing._cli_common import (
 from sizing._model import evaluate
 from sizing._presets import PRESETS, preset
 from sizing._recommend import recommend
-from sizing._report import evaluation_markdown, evaluation_table, recommendation_markdown, recommendation_table
+from sizing._report import (
+    evaluation_markdown,
+    evaluation_table,
+    recommendation_markdown,
+    recommendation_table,
+)
 from sizing._scenario import Scenario
 
 
@@ -76,7 +81,11 @@ def _check(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
     ev = evaluate(scenario)
     if args.format == "json":
-        _emit(json.dumps({"meets_targets": ev.meets_targets, "evaluation": ev.model_dump(mode="json")}, indent=2))
+        _emit(
+            json.dumps(
+                {"meets_targets": ev.meets_targets, "evaluation": ev.model_dump(mode="json")}, indent=2
+            )
+        )
     elif args.format == "markdown":
         _emit(evaluation_markdown(ev, scenario))
     else:

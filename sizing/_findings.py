@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sizing._results import Evaluation, Finding, Stage
+from sizing._results import Evaluation, Finding, Severity, Stage
 from sizing._scenario import Deployment, Scenario
 
 __all__ = ["findings_for"]
@@ -18,119 +18,162 @@ _HTTPX_POOL_TIMEOUT_MS = 5000.0
 _SQLALCHEMY_POOL_TIMEOUT_MS = 30000.0
 
 
-def _f(code: str, severity: str, message: str) -> Finding:
-    return Finding(code=code, severity=severity, message=message)  # type: ignore[arg-type]
+def _f(code: str, severity: Severity, message: str) -> Finding:
+    return Finding(code=code, severity=severity, message=message)
 
 
 def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Finding]:
     out: list[Finding] = []
     t = scenario.targets
     stages = {s.name: s for s in ev.stages}
-    tokens, db, http, loop = stages["thread_tokens"], stages["db_pool"], stages["http_pool"], stages["event_loop"]
+    tokens, db, http, loop = (
+        stages["thread_tokens"],
+        stages["db_pool"],
+        stages["http_pool"],
+        stages["event_loop"],
+    )
 
     for s in ev.stages:
         if not s.stable:
-            out.append(_f(
-                "unstable_stage", "critical",
-                f"{_STAGE_WORDS[s.name]} is past saturation at {ev.rps:.4g} rps (utilization {s.utilization:.2f}): "
-                f"its queue grows without bound. The service saturates at {ev.max_rps:.4g} rps "
-                f"(bottleneck: {_STAGE_WORDS[ev.bottleneck]}); {_fix_for(s.name)}",
-            ))
+            out.append(
+                _f(
+                    "unstable_stage",
+                    "critical",
+                    f"{_STAGE_WORDS[s.name]} is past saturation at {ev.rps:.4g} rps (utilization {s.utilization:.2f}): "
+                    f"its queue grows without bound. The service saturates at {ev.max_rps:.4g} rps "
+                    f"(bottleneck: {_STAGE_WORDS[ev.bottleneck]}); {_fix_for(s.name)}",
+                )
+            )
 
     overall = ev.overall
     if overall.p99_ms is not None and overall.p99_ms > t.latency_p99_ms:
-        out.append(_f(
-            "latency_target_missed", "critical",
-            f"predicted p99 {overall.p99_ms:.1f} ms is above the target {t.latency_p99_ms:g} ms at {ev.rps:.4g} rps"
-            + (f"; the target holds up to {ev.slo_rps:.4g} rps" if ev.slo_rps else "; no rate meets it")
-            + ": run recommend for the settings that meet it",
-        ))
+        out.append(
+            _f(
+                "latency_target_missed",
+                "critical",
+                f"predicted p99 {overall.p99_ms:.1f} ms is above the target {t.latency_p99_ms:g} ms at {ev.rps:.4g} rps"
+                + (f"; the target holds up to {ev.slo_rps:.4g} rps" if ev.slo_rps else "; no rate meets it")
+                + ": run recommend for the settings that meet it",
+            )
+        )
 
     if ev.cpu_utilization_worker > t.max_cpu_utilization:
-        out.append(_f(
-            "gil_bound_worker", "warning" if ev.cpu_utilization_worker < 1 else "critical",
-            f"each worker's core is {ev.cpu_utilization_worker:.0%} busy (target {t.max_cpu_utilization:.0%}): a "
-            "worker runs Python on one core at a time (GIL), so more thread tokens cannot help; add workers "
-            f"(up to {dep.cores_per_host} per host) or hosts",
-        ))
-        out.append(_f("cpu_target_missed", "warning", "CPU utilization per worker is above max_cpu_utilization"))
+        out.append(
+            _f(
+                "gil_bound_worker",
+                "warning" if ev.cpu_utilization_worker < 1 else "critical",
+                f"each worker's core is {ev.cpu_utilization_worker:.0%} busy (target {t.max_cpu_utilization:.0%}): a "
+                "worker runs Python on one core at a time (GIL), so more thread tokens cannot help; add workers "
+                f"(up to {dep.cores_per_host} per host) or hosts",
+            )
+        )
+        out.append(
+            _f("cpu_target_missed", "warning", "CPU utilization per worker is above max_cpu_utilization")
+        )
 
     if dep.workers_per_host > dep.cores_per_host:
-        out.append(_f(
-            "workers_exceed_cores", "warning",
-            f"{dep.workers_per_host} workers per host on {dep.cores_per_host} cores: the extra workers share cores "
-            f"and add memory and connections without adding CPU; use at most {dep.cores_per_host}",
-        ))
+        out.append(
+            _f(
+                "workers_exceed_cores",
+                "warning",
+                f"{dep.workers_per_host} workers per host on {dep.cores_per_host} cores: the extra workers share cores "
+                f"and add memory and connections without adding CPU; use at most {dep.cores_per_host}",
+            )
+        )
 
     sync_db = [e for e in scenario.endpoints if e.handler == "sync" and e.uses_db]
     db_conns = dep.db_pool_size + dep.db_max_overflow
     if sync_db and dep.thread_tokens > 2 * max(db_conns, 1):
-        out.append(_f(
-            "threads_beyond_db_pool", "warning" if db.p_wait < 0.05 else "critical",
-            f"{dep.thread_tokens} thread tokens against {db_conns} DB connections per worker: `def` handlers that "
-            "hold a token while waiting for a connection only move the queue into the pool (probability of "
-            f"waiting for a connection {db.p_wait:.1%}); size tokens and pool together",
-        ))
+        out.append(
+            _f(
+                "threads_beyond_db_pool",
+                "warning" if db.p_wait < 0.05 else "critical",
+                f"{dep.thread_tokens} thread tokens against {db_conns} DB connections per worker: `def` handlers that "
+                "hold a token while waiting for a connection only move the queue into the pool (probability of "
+                f"waiting for a connection {db.p_wait:.1%}); size tokens and pool together",
+            )
+        )
 
     if ev.fleet_db_connections > ev.db_connection_budget:
-        out.append(_f(
-            "fleet_db_over_budget", "critical",
-            f"{dep.hosts} hosts x {dep.workers_per_host} workers x {db_conns} connections = "
-            f"{ev.fleet_db_connections} possible DB connections, above the server's budget of "
-            f"{ev.db_connection_budget} (max_connections {dep.db_max_connections} - reserved "
-            f"{dep.db_reserved_connections}): lower pool_size/max_overflow per worker, or put PgBouncer in "
-            "transaction mode in front of the database",
-        ))
+        out.append(
+            _f(
+                "fleet_db_over_budget",
+                "critical",
+                f"{dep.hosts} hosts x {dep.workers_per_host} workers x {db_conns} connections = "
+                f"{ev.fleet_db_connections} possible DB connections, above the server's budget of "
+                f"{ev.db_connection_budget} (max_connections {dep.db_max_connections} - reserved "
+                f"{dep.db_reserved_connections}): lower pool_size/max_overflow per worker, or put PgBouncer in "
+                "transaction mode in front of the database",
+            )
+        )
 
     blockers = [e for e in scenario.endpoints if e.blocking_in_async_ms > 0 and e.share > 0]
     if blockers:
         names = ", ".join(repr(e.name) for e in blockers)
         wait = loop.wait_mean_ms
-        out.append(_f(
-            "event_loop_blocked", "critical" if not loop.stable or loop.utilization > 0.5 else "warning",
-            f"blocking calls inside `async def` ({names}) hold the event loop for every request of the process: "
-            f"loop utilization {loop.utilization:.0%}"
-            + (f", mean loop wait {wait:.1f} ms per request" if wait is not None else "")
-            + "; make the call async (httpx.AsyncClient, an async driver), or make the handler `def` so it runs "
-            "in the threadpool",
-        ))
+        out.append(
+            _f(
+                "event_loop_blocked",
+                "critical" if not loop.stable or loop.utilization > 0.5 else "warning",
+                f"blocking calls inside `async def` ({names}) hold the event loop for every request of the process: "
+                f"loop utilization {loop.utilization:.0%}"
+                + (f", mean loop wait {wait:.1f} ms per request" if wait is not None else "")
+                + "; make the call async (httpx.AsyncClient, an async driver), or make the handler `def` so it runs "
+                "in the threadpool",
+            )
+        )
 
     if dep.thread_tokens == 40 and tokens.servers == 40 and (not tokens.stable or tokens.utilization > 0.85):
-        out.append(_f(
-            "default_tokens_saturate", "critical" if not tokens.stable else "warning",
-            f"the default 40 thread tokens are {tokens.utilization:.0%} used at the peak of {ev.rps:.4g} rps: set "
-            "`total_tokens` in the lifespan (see the snippets) to the recommended value",
-        ))
+        out.append(
+            _f(
+                "default_tokens_saturate",
+                "critical" if not tokens.stable else "warning",
+                f"the default 40 thread tokens are {tokens.utilization:.0%} used at the peak of {ev.rps:.4g} rps: set "
+                "`total_tokens` in the lifespan (see the snippets) to the recommended value",
+            )
+        )
 
     if http.arrival_rps > 0 and http.p_wait > t.http_pool_exhaustion:
-        sev = "critical" if not http.stable or (http.wait_p99_ms or 0) > _HTTPX_POOL_TIMEOUT_MS else "warning"
-        out.append(_f(
-            "http_pool_exhaustion", sev,
-            f"an upstream call finds the httpx pool ({http.servers} connections per worker) full with probability "
-            f"{http.p_wait:.2%} (target {t.http_pool_exhaustion:.2%}); a wait past 5 s raises httpx.PoolTimeout: "
-            "raise Limits(max_connections=...)",
-        ))
+        sev: Severity = "critical" if not http.stable or (http.wait_p99_ms or 0) > _HTTPX_POOL_TIMEOUT_MS else "warning"
+        out.append(
+            _f(
+                "http_pool_exhaustion",
+                sev,
+                f"an upstream call finds the httpx pool ({http.servers} connections per worker) full with probability "
+                f"{http.p_wait:.2%} (target {t.http_pool_exhaustion:.2%}); a wait past 5 s raises httpx.PoolTimeout: "
+                "raise Limits(max_connections=...)",
+            )
+        )
 
     for s in (db, http, tokens):
         if s.stable and s.wait_p99_ms is not None and s.wait_p99_ms > t.max_pool_wait_p99_ms:
-            out.append(_f(
-                "pool_wait_target_missed", "warning",
-                f"p99 wait for {_STAGE_WORDS[s.name]} is {s.wait_p99_ms:.1f} ms, above the target "
-                f"{t.max_pool_wait_p99_ms:g} ms: {_fix_for(s.name)}",
-            ))
+            out.append(
+                _f(
+                    "pool_wait_target_missed",
+                    "warning",
+                    f"p99 wait for {_STAGE_WORDS[s.name]} is {s.wait_p99_ms:.1f} ms, above the target "
+                    f"{t.max_pool_wait_p99_ms:g} ms: {_fix_for(s.name)}",
+                )
+            )
     if db.stable and db.wait_p99_ms is not None and db.wait_p99_ms > _SQLALCHEMY_POOL_TIMEOUT_MS:
-        out.append(_f(
-            "db_pool_timeouts", "critical",
-            f"the p99 wait for a DB connection ({db.wait_p99_ms / 1000:.1f} s) passes SQLAlchemy's pool_timeout "
-            "of 30 s: requests will fail with TimeoutError; enlarge the pool or cut the hold time",
-        ))
+        out.append(
+            _f(
+                "db_pool_timeouts",
+                "critical",
+                f"the p99 wait for a DB connection ({db.wait_p99_ms / 1000:.1f} s) passes SQLAlchemy's pool_timeout "
+                "of 30 s: requests will fail with TimeoutError; enlarge the pool or cut the hold time",
+            )
+        )
 
     if ev.stable and ev.headroom < 1.25:
-        out.append(_f(
-            "low_headroom", "warning",
-            f"only {ev.headroom:.2f}x headroom: the service saturates at {ev.max_rps:.4g} rps "
-            f"({_STAGE_WORDS[ev.bottleneck]}), the peak is {ev.rps:.4g} rps",
-        ))
+        out.append(
+            _f(
+                "low_headroom",
+                "warning",
+                f"only {ev.headroom:.2f}x headroom: the service saturates at {ev.max_rps:.4g} rps "
+                f"({_STAGE_WORDS[ev.bottleneck]}), the peak is {ev.rps:.4g} rps",
+            )
+        )
 
     out.extend(_approximation_notes(scenario, ev))
     return out
@@ -154,9 +197,12 @@ def _approximation_notes(scenario: Scenario, ev: Evaluation) -> list[Finding]:
         for e in scenario.endpoints
     )
     if tokens is not None and tokens.stable and tokens.utilization > 0.9 and high_cv:
-        notes.append(_f(
-            "approximation_uncertain", "info",
-            "heavy-tailed service times near saturation: the G/G/c approximations are least accurate here; "
-            "check the tail with `python -m sizing simulate`",
-        ))
+        notes.append(
+            _f(
+                "approximation_uncertain",
+                "info",
+                "heavy-tailed service times near saturation: the G/G/c approximations are least accurate here; "
+                "check the tail with `python -m sizing simulate`",
+            )
+        )
     return notes

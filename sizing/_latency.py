@@ -45,7 +45,9 @@ class Wait:
         return math.log(self.p_wait / _TAIL) / self.rate_per_ms
 
     def cdf(self, t: FloatArray) -> FloatArray:
-        out: FloatArray = np.where(t < 0, 0.0, 1.0 - self.p_wait * np.exp(-self.rate_per_ms * np.maximum(t, 0.0)))
+        out: FloatArray = np.where(
+            t < 0, 0.0, 1.0 - self.p_wait * np.exp(-self.rate_per_ms * np.maximum(t, 0.0))
+        )
         return out
 
 
@@ -84,7 +86,9 @@ class LatencyDistribution:
         constant = sum(s.mean_ms for s in services if s.cv2 == 0)
         randoms = [s for s in services if s.cv2 > 0 and s.mean_ms > 0]
         self.shift_ms = float(shift_ms + constant)
-        self.mean_ms = self.shift_ms + math.fsum(w.mean_ms for w in waits) + math.fsum(s.mean_ms for s in randoms)
+        self.mean_ms = (
+            self.shift_ms + math.fsum(w.mean_ms for w in waits) + math.fsum(s.mean_ms for s in randoms)
+        )
         pieces: list[Wait | Service] = [*waits, *randoms]
         uppers = [p.upper_ms() for p in pieces]
         span = sum(uppers)
@@ -96,8 +100,8 @@ class LatencyDistribution:
         size = 2 * grid
         pmfs = np.zeros((len(pieces), size))
         for row, (piece, upper) in enumerate(zip(pieces, uppers, strict=True)):
-            top = min(max(int(math.ceil(upper / step)), 1), grid)
-            cdf = piece.cdf((np.arange(top) + 0.5) * step)
+            top = min(max(math.ceil(upper / step), 1), grid)
+            cdf = piece.cdf((np.arange(top, dtype=np.float64) + 0.5) * step)
             pmfs[row, 0] = cdf[0]
             pmfs[row, 1:top] = np.diff(cdf)
             # What lies beyond the piece's 1 - 1e-7 quantile is put on its last grid point (slightly pessimistic).

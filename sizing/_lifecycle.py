@@ -85,7 +85,9 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
             phases.append(Phase("token", cpu(), handoff))
     else:
         phases.extend(Phase("token", cpu(), handoff) for _ in range(endpoint.sync_dependencies))
-        block = (Step("block", endpoint.blocking_in_async_ms, 0.0),) if endpoint.blocking_in_async_ms > 0 else ()
+        block = (
+            (Step("block", endpoint.blocking_in_async_ms, 0.0),) if endpoint.blocking_in_async_ms > 0 else ()
+        )
         phases.append(Phase("loop", cpu() + block))
         if io:
             phases.append(Phase(None, tuple(io)))

@@ -29,21 +29,58 @@ _QUANTILES = (0.5, 0.95, 0.99)
 def _latencies(scenario: Scenario, sol: WorkerSolution) -> list[Latency]:
     shares = [e.share for e in scenario.endpoints]
     if not sol.stable:
-        rows = [Latency(name=e.name, share=e.share, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None,
-                        method="unstable: a stage is past utilization 1") for e in scenario.endpoints]
-        rows.append(Latency(name="overall", share=1.0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None,
-                            method="unstable: a stage is past utilization 1"))
+        rows = [
+            Latency(
+                name=e.name,
+                share=e.share,
+                mean_ms=None,
+                p50_ms=None,
+                p95_ms=None,
+                p99_ms=None,
+                method="unstable: a stage is past utilization 1",
+            )
+            for e in scenario.endpoints
+        ]
+        rows.append(
+            Latency(
+                name="overall",
+                share=1.0,
+                mean_ms=None,
+                p50_ms=None,
+                p95_ms=None,
+                p99_ms=None,
+                method="unstable: a stage is past utilization 1",
+            )
+        )
         return rows
     dists: list[LatencyDistribution] = [sol.latency(i) for i in range(len(shares))]
     rows = []
     for e, d in zip(scenario.endpoints, dists, strict=True):
         p50, p95, p99 = (d.quantile(q) for q in _QUANTILES)
-        rows.append(Latency(name=e.name, share=e.share, mean_ms=d.mean_ms, p50_ms=p50, p95_ms=p95, p99_ms=p99,
-                            method=LATENCY_METHOD))
+        rows.append(
+            Latency(
+                name=e.name,
+                share=e.share,
+                mean_ms=d.mean_ms,
+                p50_ms=p50,
+                p95_ms=p95,
+                p99_ms=p99,
+                method=LATENCY_METHOD,
+            )
+        )
     mean = math.fsum(s * d.mean_ms for s, d in zip(shares, dists, strict=True))
     p50, p95, p99 = (mixture_quantile(dists, shares, q) for q in _QUANTILES)
-    rows.append(Latency(name="overall", share=1.0, mean_ms=mean, p50_ms=p50, p95_ms=p95, p99_ms=p99,
-                        method=LATENCY_METHOD + "; classes mixed by share"))
+    rows.append(
+        Latency(
+            name="overall",
+            share=1.0,
+            mean_ms=mean,
+            p50_ms=p50,
+            p95_ms=p95,
+            p99_ms=p99,
+            method=LATENCY_METHOD + "; classes mixed by share",
+        )
+    )
     return rows
 
 
@@ -78,8 +115,9 @@ def max_rps(scenario: Scenario, deployment: Deployment | None = None) -> tuple[f
     return lo, bottleneck
 
 
-def slo_rps(scenario: Scenario, deployment: Deployment | None = None, *, saturation_rps: float | None = None
-            ) -> float | None:
+def slo_rps(
+    scenario: Scenario, deployment: Deployment | None = None, *, saturation_rps: float | None = None
+) -> float | None:
     """The highest whole-service rate whose overall p99 meets `targets.latency_p99_ms`; None if no rate does."""
     dep = deployment or scenario.deployment
     top = saturation_rps if saturation_rps is not None else max_rps(scenario, dep)[0]
@@ -112,7 +150,9 @@ def stages_at(scenario: Scenario, rps: float, deployment: Deployment | None = No
     """Every stage per worker when the whole service receives `rps` (cheap: no latency, no saturation search)."""
     if not (math.isfinite(rps) and rps > 0):
         raise ValueError(f"rps must be a finite number > 0, got {rps}")
-    return [s.to_result() for s in solve_worker(scenario, rps, deployment or scenario.deployment).stages.values()]
+    return [
+        s.to_result() for s in solve_worker(scenario, rps, deployment or scenario.deployment).stages.values()
+    ]
 
 
 def latency_at(scenario: Scenario, rps: float, deployment: Deployment | None = None) -> Latency:
@@ -122,7 +162,9 @@ def latency_at(scenario: Scenario, rps: float, deployment: Deployment | None = N
     return _latencies(scenario, solve_worker(scenario, rps, deployment or scenario.deployment))[-1]
 
 
-def evaluate(scenario: Scenario, *, rps: float | None = None, deployment: Deployment | None = None) -> Evaluation:
+def evaluate(
+    scenario: Scenario, *, rps: float | None = None, deployment: Deployment | None = None
+) -> Evaluation:
     """What `scenario.deployment` (or `deployment`) does at the peak rate (or at `rps`).
 
     Returns every stage's utilization and waits per worker, end-to-end latency per class and overall,
@@ -163,8 +205,9 @@ def evaluate(scenario: Scenario, *, rps: float | None = None, deployment: Deploy
     return ev.model_copy(update={"findings": findings, "meets_targets": meets})
 
 
-def target_misses(scenario: Scenario, dep: Deployment, sol: WorkerSolution, overall_p99_ms: float | None = None
-                  ) -> list[str]:
+def target_misses(
+    scenario: Scenario, dep: Deployment, sol: WorkerSolution, overall_p99_ms: float | None = None
+) -> list[str]:
     """The targets this solution misses (empty when it meets them all); the p99 is computed if not given."""
     t = scenario.targets
     if not sol.stable:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from scipy import special
-
 from sizing._lifecycle import request_phases
+from sizing._little import poisson_pool_size
 from sizing._model import evaluate, target_misses
 from sizing._results import Evaluation, Finding, Recommendation, Setting
 from sizing._scenario import Deployment, Scenario
@@ -99,34 +98,42 @@ class _Sizer:
 
         found = _min_int(ok, need)
         if found is None:
-            raise _Impossible("cpu", "no number of workers keeps the event loop under the CPU target")
+            raise _ImpossibleError("cpu", "no number of workers keeps the event loop under the CPU target")
         return fits(found)
 
     def size_pools(self, dep: Deployment, budget_ms: float) -> Deployment | None:
         """Pools and tokens for a per-stage p99 wait budget; None if a stage cannot meet it."""
         t = self.t
         if self.uses_http:
+
             def http_ok(n: int) -> bool:
                 st = self.solve(dep.model_copy(update={"http_max_connections": n})).stages["http_pool"]
                 return st.stable and st.p_wait <= t.http_pool_exhaustion and st.wait_p99_ms <= budget_ms
+
             n_http = _min_int(http_ok, 1)
             if n_http is None:
                 return None
             dep = dep.model_copy(update={"http_max_connections": n_http})
         if self.uses_db:
+
             def db_ok(n: int) -> bool:
-                d = dep.model_copy(update={"db_pool_size": n, "db_max_overflow": 0, "thread_tokens": _MAX_SERVERS})
+                d = dep.model_copy(
+                    update={"db_pool_size": n, "db_max_overflow": 0, "thread_tokens": _MAX_SERVERS}
+                )
                 st = self.solve(d).stages["db_pool"]
                 return st.stable and st.wait_p99_ms <= budget_ms
+
             n_db = _min_int(db_ok, 1)
             if n_db is None:
                 return None
             dep = dep.model_copy(update={"db_pool_size": n_db, "db_max_overflow": 0})
         if self.uses_tokens:
+
             def tok_ok(n: int) -> bool:
                 sol = self.solve(dep.model_copy(update={"thread_tokens": n}))
                 st = sol.stages["thread_tokens"]
                 return sol.stable and st.wait_p99_ms <= budget_ms
+
             n_tok = _min_int(tok_ok, 1)
             if n_tok is None:
                 return None
@@ -139,7 +146,7 @@ class _Sizer:
         return not [m for m in misses if m != "db_max_connections"]
 
 
-class _Impossible(Exception):
+class _ImpossibleError(Exception):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
@@ -154,18 +161,27 @@ def recommend(scenario: Scenario) -> Recommendation:
     base = scenario.deployment
     try:
         dep = z.size_workers(base)
-    except _Impossible as exc:
-        return _infeasible(scenario, base, [Finding(code="cpu_impossible", severity="critical", message=str(exc))])
+    except _ImpossibleError as exc:
+        return _infeasible(
+            scenario, base, [Finding(code="cpu_impossible", severity="critical", message=str(exc))]
+        )
 
     floor = _latency_floor(scenario, dep)
     if floor > t.latency_p99_ms:
-        return _infeasible(scenario, dep, [Finding(
-            code="latency_target_impossible", severity="critical",
-            message=f"the p99 target {t.latency_p99_ms:g} ms is below what the requests take with no queueing at "
-            f"all ({floor:.1f} ms p99 of their own CPU and I/O): no pool or thread setting can meet it; cut "
-            "upstream latency or DB hold time, make blocking calls async, or drop token passes "
-            "(`def` dependencies, response_model on `def` endpoints)",
-        )])
+        return _infeasible(
+            scenario,
+            dep,
+            [
+                Finding(
+                    code="latency_target_impossible",
+                    severity="critical",
+                    message=f"the p99 target {t.latency_p99_ms:g} ms is below what the requests take with no queueing at "
+                    f"all ({floor:.1f} ms p99 of their own CPU and I/O): no pool or thread setting can meet it; cut "
+                    "upstream latency or DB hold time, make blocking calls async, or drop token passes "
+                    "(`def` dependencies, response_model on `def` endpoints)",
+                )
+            ],
+        )
 
     budget = t.max_pool_wait_p99_ms
     sized = z.size_pools(dep, budget)
@@ -186,12 +202,19 @@ def recommend(scenario: Scenario) -> Recommendation:
             best = cand if cand is not None and z.meets(cand) else None
         sized = best
     if sized is None:
-        return _infeasible(scenario, dep, [Finding(
-            code="latency_target_impossible", severity="critical",
-            message=f"no pool or token setting meets p99 {t.latency_p99_ms:g} ms at {z.peak:.4g} rps with "
-            f"{dep.workers} workers: the CPU and event-loop waits alone take it past the target; add workers "
-            "or hosts (lower max_cpu_utilization), or cut CPU per request",
-        )])
+        return _infeasible(
+            scenario,
+            dep,
+            [
+                Finding(
+                    code="latency_target_impossible",
+                    severity="critical",
+                    message=f"no pool or token setting meets p99 {t.latency_p99_ms:g} ms at {z.peak:.4g} rps with "
+                    f"{dep.workers} workers: the CPU and event-loop waits alone take it past the target; add workers "
+                    "or hosts (lower max_cpu_utilization), or cut CPU per request",
+                )
+            ],
+        )
 
     final = _minimise(z, sized)
     ev = evaluate(scenario, deployment=final)
@@ -199,13 +222,16 @@ def recommend(scenario: Scenario) -> Recommendation:
     impossible: list[Finding] = []
     if final.fleet_db_connections > final.db_connection_budget:
         need = final.fleet_db_connections + final.db_reserved_connections
-        impossible.append(Finding(
-            code="fleet_db_over_budget", severity="critical",
-            message=f"{final.workers} workers x {final.db_pool_size} connections = {final.fleet_db_connections} "
-            f"DB connections are needed at peak but the server allows {final.db_connection_budget}: raise "
-            f"max_connections to at least {need}, put PgBouncer in transaction mode in front of the database "
-            "(client connections then share few server connections), or shorten the time a connection is held",
-        ))
+        impossible.append(
+            Finding(
+                code="fleet_db_over_budget",
+                severity="critical",
+                message=f"{final.workers} workers x {final.db_pool_size} connections = {final.fleet_db_connections} "
+                f"DB connections are needed at peak but the server allows {final.db_connection_budget}: raise "
+                f"max_connections to at least {need}, put PgBouncer in transaction mode in front of the database "
+                "(client connections then share few server connections), or shorten the time a connection is held",
+            )
+        )
     return Recommendation(
         feasible=not impossible and ev.meets_targets,
         settings=settings,
@@ -219,9 +245,13 @@ def _latency_floor(scenario: Scenario, dep: Deployment) -> float:
     """Overall p99 with unlimited pools and tokens at a vanishing rate: the requests' own time."""
     from sizing._latency import mixture_quantile
 
-    roomy = dep.model_copy(update={
-        "thread_tokens": _MAX_SERVERS, "db_pool_size": _MAX_SERVERS, "http_max_connections": _MAX_SERVERS,
-    })
+    roomy = dep.model_copy(
+        update={
+            "thread_tokens": _MAX_SERVERS,
+            "db_pool_size": _MAX_SERVERS,
+            "http_max_connections": _MAX_SERVERS,
+        }
+    )
     sol = solve_worker(scenario, 1e-9 * dep.workers, roomy)
     shares = [e.share for e in scenario.endpoints]
     return mixture_quantile([sol.latency(i) for i in range(len(shares))], shares, 0.99)
@@ -229,7 +259,11 @@ def _latency_floor(scenario: Scenario, dep: Deployment) -> float:
 
 def _minimise(z: _Sizer, dep: Deployment) -> Deployment:
     """Lower each number while every target still holds (feasibility is monotone in each of them)."""
-    fields = [("thread_tokens", z.uses_tokens), ("db_pool_size", z.uses_db), ("http_max_connections", z.uses_http)]
+    fields = [
+        ("thread_tokens", z.uses_tokens),
+        ("db_pool_size", z.uses_db),
+        ("http_max_connections", z.uses_http),
+    ]
     for _ in range(3):
         changed = False
         for name, used in fields:
@@ -237,8 +271,8 @@ def _minimise(z: _Sizer, dep: Deployment) -> Deployment:
                 continue
             current = getattr(dep, name)
 
-            def ok(n: int, name: str = name) -> bool:
-                return z.meets(dep.model_copy(update={name: n}))
+            def ok(n: int, name: str = name, base: Deployment = dep) -> bool:
+                return z.meets(base.model_copy(update={name: n}))
 
             best = _min_int(ok, 1, current)
             if best is not None and best < current:
@@ -256,40 +290,84 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
     uses_db, uses_http, uses_tokens = _uses(scenario)
     cap = _useful_token_cap(scenario, dep)
     out = [
-        Setting(name="hosts", value=dep.hosts, reason=(
-            f"{dep.workers} workers are needed and a host has {dep.cores_per_host} cores (one worker per core)")),
-        Setting(name="workers_per_host", value=dep.workers_per_host, reason=(
-            f"keeps each worker's core at {cpu.utilization:.0%} busy, under the {t.max_cpu_utilization:.0%} target "
-            f"at {ev.rps:.4g} rps ({ev.rps_per_worker:.4g} rps per worker)")),
+        Setting(
+            name="hosts",
+            value=dep.hosts,
+            reason=(
+                f"{dep.workers} workers are needed and a host has {dep.cores_per_host} cores (one worker per core)"
+            ),
+        ),
+        Setting(
+            name="workers_per_host",
+            value=dep.workers_per_host,
+            reason=(
+                f"keeps each worker's core at {cpu.utilization:.0%} busy, under the {t.max_cpu_utilization:.0%} target "
+                f"at {ev.rps:.4g} rps ({ev.rps_per_worker:.4g} rps per worker)"
+            ),
+        ),
     ]
     if uses_tokens:
-        why = (f"smallest count whose p99 token wait ({tok.wait_p99_ms or 0:.1f} ms) and end-to-end p99 "
-               f"({ev.overall.p99_ms or 0:.1f} ms) meet the targets; tokens are held {tok.hold_ms:.1f} ms per pass")
+        why = (
+            f"smallest count whose p99 token wait ({tok.wait_p99_ms or 0:.1f} ms) and end-to-end p99 "
+            f"({ev.overall.p99_ms or 0:.1f} ms) meet the targets; tokens are held {tok.hold_ms:.1f} ms per pass"
+        )
         if uses_db and cap is not None:
-            why += (f"; threads past {cap} would only queue for the {dep.db_pool_size} DB connections"
-                    if dep.thread_tokens <= cap else
-                    f"; above the {cap} the DB pool absorbs: the extra threads wait for connections")
+            why += (
+                f"; threads past {cap} would only queue for the {dep.db_pool_size} DB connections"
+                if dep.thread_tokens <= cap
+                else f"; above the {cap} the DB pool absorbs: the extra threads wait for connections"
+            )
         out.append(Setting(name="thread_tokens", value=dep.thread_tokens, reason=why))
     else:
-        out.append(Setting(name="thread_tokens", value=dep.thread_tokens,
-                           reason="no `def` handler or dependency: the threadpool is idle, left as given"))
+        out.append(
+            Setting(
+                name="thread_tokens",
+                value=dep.thread_tokens,
+                reason="no `def` handler or dependency: the threadpool is idle, left as given",
+            )
+        )
     if uses_db:
-        out.append(Setting(name="db_pool_size", value=dep.db_pool_size, reason=(
-            f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets the targets; "
-            f"{db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the fleet "
-            f"total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}")))
-        out.append(Setting(name="db_max_overflow", value=0, reason="a fixed pool makes the fleet budget exact"))
+        out.append(
+            Setting(
+                name="db_pool_size",
+                value=dep.db_pool_size,
+                reason=(
+                    f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets the targets; "
+                    f"{db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the fleet "
+                    f"total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}"
+                ),
+            )
+        )
+        out.append(
+            Setting(name="db_max_overflow", value=0, reason="a fixed pool makes the fleet budget exact")
+        )
     else:
-        out.append(Setting(name="db_pool_size", value=dep.db_pool_size, reason="no endpoint uses the DB: as given"))
-        out.append(Setting(name="db_max_overflow", value=dep.db_max_overflow, reason="no endpoint uses the DB"))
+        out.append(
+            Setting(name="db_pool_size", value=dep.db_pool_size, reason="no endpoint uses the DB: as given")
+        )
+        out.append(
+            Setting(name="db_max_overflow", value=dep.db_max_overflow, reason="no endpoint uses the DB")
+        )
     if uses_http:
-        out.append(Setting(name="http_max_connections", value=dep.http_max_connections, reason=(
-            f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
-            f"(now {http.p_wait:.3%}) with the p99 wait within target; "
-            f"{http.utilization * http.servers:.1f} calls in flight on average")))
+        out.append(
+            Setting(
+                name="http_max_connections",
+                value=dep.http_max_connections,
+                reason=(
+                    f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
+                    f"(now {http.p_wait:.3%}) with the p99 wait within target; "
+                    f"{http.utilization * http.servers:.1f} calls in flight on average"
+                ),
+            )
+        )
     else:
-        out.append(Setting(name="http_max_connections", value=dep.http_max_connections,
-                           reason="no upstream calls: as given"))
+        out.append(
+            Setting(
+                name="http_max_connections",
+                value=dep.http_max_connections,
+                reason="no upstream calls: as given",
+            )
+        )
     return out
 
 
@@ -306,23 +384,19 @@ def _useful_token_cap(scenario: Scenario, dep: Deployment) -> int | None:
             db_busy += sol.rps_per_worker * e.share * e.db_hold_ms / 1000.0
     busy = tok.arrival_rps * tok.hold_ms / 1000.0
     outside = max(busy - db_busy, 0.0)
-    return dep.db_pool_size + _poisson_quantile(0.999, outside)
-
-
-def _poisson_quantile(q: float, mean: float) -> int:
-    """Smallest n with P(Poisson(mean) <= n) >= q."""
-    n = max(int(mean + 4.0 * math.sqrt(mean)), 0)
-    while n > 0 and special.pdtr(n - 1, mean) >= q:
-        n -= 1
-    while special.pdtr(n, mean) < q:
-        n += 1
-    return n
+    return dep.db_pool_size + int(poisson_pool_size(outside, 1.0, 1e-3))
 
 
 def _infeasible(scenario: Scenario, dep: Deployment, why: list[Finding]) -> Recommendation:
     settings = [
         Setting(name=n, value=getattr(dep, n), reason="not sized: see impossible")
-        for n in ("hosts", "workers_per_host", "thread_tokens", "db_pool_size", "db_max_overflow",
-                  "http_max_connections")
+        for n in (
+            "hosts",
+            "workers_per_host",
+            "thread_tokens",
+            "db_pool_size",
+            "db_max_overflow",
+            "http_max_connections",
+        )
     ]
     return Recommendation(feasible=False, settings=settings, evaluation=None, impossible=why, snippets={})

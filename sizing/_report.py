@@ -28,19 +28,37 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) 
 
 def _stage_rows(ev: Evaluation) -> list[list[str]]:
     return [
-        [s.name, str(s.servers), f"{s.arrival_rps:.4g}", f"{s.hold_ms:.2f}", f"{s.utilization:.3f}",
-         f"{s.p_wait:.3g}", _ms(s.wait_mean_ms), _ms(s.wait_p99_ms)]
+        [
+            s.name,
+            str(s.servers),
+            f"{s.arrival_rps:.4g}",
+            f"{s.hold_ms:.2f}",
+            f"{s.utilization:.3f}",
+            f"{s.p_wait:.3g}",
+            _ms(s.wait_mean_ms),
+            _ms(s.wait_p99_ms),
+        ]
         for s in ev.stages
     ]
 
 
 def _latency_rows(ev: Evaluation) -> list[list[str]]:
-    return [[row.name, f"{row.share:.3g}", _ms(row.mean_ms), _ms(row.p50_ms), _ms(row.p95_ms), _ms(row.p99_ms)]
-            for row in ev.latency]
+    return [
+        [row.name, f"{row.share:.3g}", _ms(row.mean_ms), _ms(row.p50_ms), _ms(row.p95_ms), _ms(row.p99_ms)]
+        for row in ev.latency
+    ]
 
 
-_STAGE_HEADER = ["stage (per worker)", "servers", "visits/s", "hold ms", "utilization", "P(wait)", "wait mean ms",
-                 "wait p99 ms"]
+_STAGE_HEADER = [
+    "stage (per worker)",
+    "servers",
+    "visits/s",
+    "hold ms",
+    "utilization",
+    "P(wait)",
+    "wait mean ms",
+    "wait p99 ms",
+]
 _LATENCY_HEADER = ["class", "share", "mean ms", "p50 ms", "p95 ms", "p99 ms"]
 
 
@@ -58,26 +76,46 @@ def _summary(ev: Evaluation, scenario: Scenario | None) -> list[str]:
 
 
 def evaluation_table(ev: Evaluation, scenario: Scenario | None = None) -> str:
-    parts = [*_summary(ev, scenario), "", _grid(_STAGE_HEADER, _stage_rows(ev), False), "",
-             _grid(_LATENCY_HEADER, _latency_rows(ev), False)]
+    parts = [
+        *_summary(ev, scenario),
+        "",
+        _grid(_STAGE_HEADER, _stage_rows(ev), False),
+        "",
+        _grid(_LATENCY_HEADER, _latency_rows(ev), False),
+    ]
     if ev.findings:
         parts += ["", "findings:"] + [f"  [{f.severity}] {f.code}: {f.message}" for f in ev.findings]
     return "\n".join(parts)
 
 
 def evaluation_markdown(ev: Evaluation, scenario: Scenario | None = None) -> str:
-    parts = ["## Evaluation", "", *(f"- {line}" for line in _summary(ev, scenario)), "", "### Stages", "",
-             _grid(_STAGE_HEADER, _stage_rows(ev), True), "", "### Latency", "",
-             _grid(_LATENCY_HEADER, _latency_rows(ev), True)]
+    parts = [
+        "## Evaluation",
+        "",
+        *(f"- {line}" for line in _summary(ev, scenario)),
+        "",
+        "### Stages",
+        "",
+        _grid(_STAGE_HEADER, _stage_rows(ev), True),
+        "",
+        "### Latency",
+        "",
+        _grid(_LATENCY_HEADER, _latency_rows(ev), True),
+    ]
     if ev.findings:
-        parts += ["", "### Findings", ""] + [f"- **{f.severity}** `{f.code}`: {f.message}" for f in ev.findings]
+        parts += ["", "### Findings", ""] + [
+            f"- **{f.severity}** `{f.code}`: {f.message}" for f in ev.findings
+        ]
     return "\n".join(parts)
 
 
 def recommendation_table(rec: Recommendation) -> str:
     head = "feasible: every target met at peak" if rec.feasible else "NOT FEASIBLE: see below"
-    parts = [head, "", _grid(["setting", "value", "why"], [[s.name, str(s.value), s.reason] for s in rec.settings],
-                             False)]
+    parts = [
+        head,
+        "",
+        _grid(["setting", "value", "why"], [[s.name, str(s.value), s.reason] for s in rec.settings], False),
+    ]
     for f in rec.impossible:
         parts.append(f"[{f.severity}] {f.code}: {f.message}")
     if rec.evaluation is not None:
@@ -90,8 +128,13 @@ def recommendation_table(rec: Recommendation) -> str:
 
 def recommendation_markdown(rec: Recommendation) -> str:
     head = "Every target is met at peak." if rec.feasible else "**Not feasible**: see below."
-    parts = ["## Recommendation", "", head, "",
-             _grid(["setting", "value", "why"], [[s.name, str(s.value), s.reason] for s in rec.settings], True)]
+    parts = [
+        "## Recommendation",
+        "",
+        head,
+        "",
+        _grid(["setting", "value", "why"], [[s.name, str(s.value), s.reason] for s in rec.settings], True),
+    ]
     if rec.impossible:
         parts += ["", *(f"- **{f.severity}** `{f.code}`: {f.message}" for f in rec.impossible)]
     if rec.evaluation is not None:

@@ -61,11 +61,15 @@ class _Model(BaseModel):
 class Traffic(_Model):
     """The load on the whole service."""
 
-    rps: float = Field(gt=0.0, le=1e7, allow_inf_nan=False, description="Mean requests per second, whole service")
+    rps: float = Field(
+        gt=0.0, le=1e7, allow_inf_nan=False, description="Mean requests per second, whole service"
+    )
     peak_factor: float = Field(
         default=1.0, ge=1.0, le=100.0, allow_inf_nan=False, description="Sizing is done at rps x peak_factor"
     )
-    arrival_cv2: Cv2 = Field(default=1.0, description="Burstiness of arrivals: 1 = Poisson, >1 bursty, <1 smooth")
+    arrival_cv2: Cv2 = Field(
+        default=1.0, description="Burstiness of arrivals: 1 = Poisson, >1 bursty, <1 smooth"
+    )
 
     @property
     def peak_rps(self) -> float:
@@ -76,24 +80,37 @@ class Endpoint(_Model):
     """One request class: how a request of this kind spends its time inside one worker process."""
 
     name: str = Field(min_length=1, max_length=80)
-    share: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="Fraction of requests of this class")
+    share: float = Field(
+        ge=0.0, le=1.0, allow_inf_nan=False, description="Fraction of requests of this class"
+    )
     handler: Literal["sync", "async"] = Field(description='"sync" for `def`, "async" for `async def`')
     cpu_ms: float = Field(
-        default=1.0, gt=0.0, le=60_000.0, allow_inf_nan=False,
+        default=1.0,
+        gt=0.0,
+        le=60_000.0,
+        allow_inf_nan=False,
         description="Python CPU per request, framework included (every request costs some: > 0)",
     )
     db_hold_ms: NonNegMs = Field(default=0.0, le=600_000.0, description="Time a pooled DB connection is held")
     db_hold_cv2: Cv2 = 1.0
     db_hold_p99_ms: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
     upstream_calls: int = Field(default=0, ge=0, le=100, description="Outbound HTTP calls per request")
-    upstream_latency_ms: NonNegMs = Field(default=0.0, le=600_000.0, description="Latency of one upstream call")
+    upstream_latency_ms: NonNegMs = Field(
+        default=0.0, le=600_000.0, description="Latency of one upstream call"
+    )
     upstream_latency_cv2: Cv2 = 1.0
     upstream_latency_p99_ms: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
-    other_io_ms: NonNegMs = Field(default=0.0, le=600_000.0, description="Other waiting: cache, disk, a sleep")
+    other_io_ms: NonNegMs = Field(
+        default=0.0, le=600_000.0, description="Other waiting: cache, disk, a sleep"
+    )
     other_io_cv2: Cv2 = 1.0
     other_io_p99_ms: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
-    sync_dependencies: int = Field(default=0, ge=0, le=50, description="Plain `def` dependencies (a token each)")
-    response_model: bool = Field(default=False, description="A `def` endpoint with response_model: a 2nd pass")
+    sync_dependencies: int = Field(
+        default=0, ge=0, le=50, description="Plain `def` dependencies (a token each)"
+    )
+    response_model: bool = Field(
+        default=False, description="A `def` endpoint with response_model: a 2nd pass"
+    )
     blocking_in_async_ms: NonNegMs = Field(
         default=0.0, le=600_000.0, description="Blocking time inside an `async def` handler (stalls the loop)"
     )
@@ -103,7 +120,7 @@ class Endpoint(_Model):
         if self.handler == "sync" and self.blocking_in_async_ms > 0:
             raise ValueError(
                 f"blocking_in_async_ms applies to async handlers only, got {self.blocking_in_async_ms} for the "
-                f'sync endpoint {self.name!r}: put blocking time of a `def` handler in other_io_ms'
+                f"sync endpoint {self.name!r}: put blocking time of a `def` handler in other_io_ms"
             )
         for base in ("db_hold", "upstream_latency", "other_io"):
             mean = getattr(self, f"{base}_ms")
@@ -111,7 +128,9 @@ class Endpoint(_Model):
             if p99 is None:
                 continue
             if mean <= 0:
-                raise ValueError(f"{base}_p99_ms is {p99} but {base}_ms is {mean}: give a mean > 0 with a p99")
+                raise ValueError(
+                    f"{base}_p99_ms is {p99} but {base}_ms is {mean}: give a mean > 0 with a p99"
+                )
             try:
                 lognormal_cv2_from_p99(mean, p99)
             except ValueError as exc:
@@ -168,13 +187,20 @@ class Deployment(_Model):
     workers_per_host: int = Field(default=1, ge=1, le=1024, description="uvicorn --workers per host")
     thread_tokens: int = Field(default=40, ge=1, le=100_000, description="AnyIO total_tokens per worker")
     db_pool_size: int = Field(default=5, ge=0, le=10_000, description="SQLAlchemy pool_size per worker")
-    db_max_overflow: int = Field(default=10, ge=0, le=10_000, description="SQLAlchemy max_overflow per worker")
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=10_000, description="SQLAlchemy max_overflow per worker"
+    )
     http_max_connections: int = Field(
         default=100, ge=1, le=100_000, description="httpx Limits(max_connections) per worker"
     )
-    db_max_connections: int = Field(default=100, ge=1, le=1_000_000, description="The DB server's max_connections")
+    db_max_connections: int = Field(
+        default=100, ge=1, le=1_000_000, description="The DB server's max_connections"
+    )
     db_reserved_connections: int = Field(
-        default=3, ge=0, le=1_000_000, description="Connections not for the app (superuser_reserved_connections)"
+        default=3,
+        ge=0,
+        le=1_000_000,
+        description="Connections not for the app (superuser_reserved_connections)",
     )
 
     @model_validator(mode="after")
@@ -209,11 +235,17 @@ class Targets(_Model):
     latency_p99_ms: float = Field(default=500.0, gt=0.0, le=3_600_000.0, allow_inf_nan=False)
     max_cpu_utilization: float = Field(default=0.7, gt=0.0, le=1.0, allow_inf_nan=False)
     max_pool_wait_p99_ms: float = Field(
-        default=50.0, ge=0.0, le=3_600_000.0, allow_inf_nan=False,
+        default=50.0,
+        ge=0.0,
+        le=3_600_000.0,
+        allow_inf_nan=False,
         description="p99 wait for a DB connection, an httpx connection or a thread token",
     )
     http_pool_exhaustion: float = Field(
-        default=1e-4, gt=0.0, lt=1.0, allow_inf_nan=False,
+        default=1e-4,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
         description="Acceptable probability that a request finds the httpx pool full",
     )
 
@@ -222,7 +254,10 @@ class Runtime(_Model):
     """Constants of the runtime, calibrated once on a real server (see `python -m sizing validate`)."""
 
     token_handoff_ms: float = Field(
-        default=0.4, ge=0.0, le=100.0, allow_inf_nan=False,
+        default=0.4,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
         description="Extra token hold per pass: from dispatch to the awaiting task running again",
     )
 

@@ -18,7 +18,7 @@ def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, s
     tokens = dep.thread_tokens
     workers = dep.workers_per_host
     return {
-        "lifespan": f'''\
+        "lifespan": f"""\
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -46,8 +46,8 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(lifespan=lifespan)
-''',
-        "httpx": f'''\
+""",
+        "httpx": f"""\
 import httpx
 
 # One client per worker process, created in the lifespan and closed on shutdown.
@@ -55,8 +55,8 @@ client = httpx.AsyncClient(
     limits=httpx.Limits(max_connections={http}, max_keepalive_connections={keepalive}),
     timeout=httpx.Timeout(5.0, pool=5.0),
 )
-''',
-        "sqlalchemy": f'''\
+""",
+        "sqlalchemy": f"""\
 from sqlalchemy import create_engine
 
 engine = create_engine(
@@ -66,8 +66,8 @@ engine = create_engine(
     pool_timeout=30,
     pool_pre_ping=True,
 )
-''',
-        "sqlalchemy_async": f'''\
+""",
+        "sqlalchemy_async": f"""\
 from sqlalchemy.ext.asyncio import create_async_engine
 
 engine = create_async_engine(
@@ -77,26 +77,25 @@ engine = create_async_engine(
     pool_timeout=30,
     pool_pre_ping=True,
 )
-''',
-        "asyncpg": f'''\
+""",
+        "asyncpg": f"""\
 import asyncpg
 
 
 async def make_pool(dsn: str) -> asyncpg.Pool:
     # acquire() waits forever by default: bound it with a timeout at the call site.
     return await asyncpg.create_pool(dsn, min_size={pool + overflow}, max_size={pool + overflow})
-''',
-        "psycopg_pool": f'''\
+""",
+        "psycopg_pool": f"""\
 from psycopg_pool import ConnectionPool
 
 pool = ConnectionPool(conninfo=DATABASE_URL, min_size={pool + overflow}, max_size={pool + overflow}, timeout=30)
-''',
+""",
         "uvicorn": (
             f"uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers} "
             "--loop uvloop --http httptools\n"
         ),
         "gunicorn": (
-            f"gunicorn {app_path} -k uvicorn_worker.UvicornWorker --workers {workers} "
-            "--bind 0.0.0.0:8000\n"
+            f"gunicorn {app_path} -k uvicorn_worker.UvicornWorker --workers {workers} --bind 0.0.0.0:8000\n"
         ),
     }

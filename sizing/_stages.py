@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sizing._ggc import ggc
 from sizing._latency import LatencyDistribution, Service, Wait
 from sizing._lifecycle import Phase, request_phases
-from sizing._ggc import ggc
 from sizing._results import Stage, StageName
 from sizing._scenario import Deployment, Scenario
 
@@ -97,13 +97,24 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
     if servers <= 0 or not math.isfinite(hold):
         # No servers, or a hold that includes an unbounded wait for an inner stage past saturation.
         return StageSolution(
-            name, servers, visits.rate, hold, visits.cv2 if math.isfinite(hold) else 0.0, math.inf, False, 1.0,
-            _IDLE, math.inf, "no servers" if servers <= 0 else "an inner stage is past saturation",
+            name,
+            servers,
+            visits.rate,
+            hold,
+            visits.cv2 if math.isfinite(hold) else 0.0,
+            math.inf,
+            False,
+            1.0,
+            _IDLE,
+            math.inf,
+            "no servers" if servers <= 0 else "an inner stage is past saturation",
         )
     q = ggc(visits.rate, hold / 1000.0, servers, arrival_cv2=arrival_cv2, service_cv2=visits.cv2)
     util = float(q.utilization)
     if not q.stable:
-        return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, False, 1.0, _IDLE, math.inf, q.method)
+        return StageSolution(
+            name, servers, visits.rate, hold, visits.cv2, util, False, 1.0, _IDLE, math.inf, q.method
+        )
     p = float(q.p_wait)
     wait = Wait(p, float(q.wait_decay_rate) / 1000.0) if p > 0 else _IDLE
     p99 = float(q.wait_quantile(0.99)) * 1000.0
@@ -135,7 +146,9 @@ def _token_servers(deployment: Deployment) -> int:
     return deployment.thread_tokens
 
 
-def solve_worker(scenario: Scenario, rps_total: float, deployment: Deployment | None = None) -> WorkerSolution:
+def solve_worker(
+    scenario: Scenario, rps_total: float, deployment: Deployment | None = None
+) -> WorkerSolution:
     """Solve every stage of one worker when the whole service receives `rps_total`."""
     dep = deployment or scenario.deployment
     rate = rps_total / dep.workers
@@ -164,13 +177,26 @@ def solve_worker(scenario: Scenario, rps_total: float, deployment: Deployment | 
     if db_stage.stable and db_stage.p_wait > 0 and not async_db and dep.thread_tokens <= db_servers:
         # Only token holders take connections and there are no more tokens than connections: nobody waits.
         db_stage = StageSolution(
-            "db_pool", db_servers, db.rate, db.mean_ms, db.cv2, db_stage.utilization, True, 0.0, _IDLE, 0.0,
+            "db_pool",
+            db_servers,
+            db.rate,
+            db.mean_ms,
+            db.cv2,
+            db_stage.utilization,
+            True,
+            0.0,
+            _IDLE,
+            0.0,
             "no wait: thread_tokens <= pool, the limiter caps DB concurrency",
         )
     stages["db_pool"] = db_stage
     stages["http_pool"] = _queue("http_pool", http, dep.http_max_connections, ca2)
 
-    waits: dict[str, Wait] = {"cpu": cpu_stage.wait, "db": stages["db_pool"].wait, "http": stages["http_pool"].wait}
+    waits: dict[str, Wait] = {
+        "cpu": cpu_stage.wait,
+        "db": stages["db_pool"].wait,
+        "http": stages["http_pool"].wait,
+    }
     loop_waits = {**waits, "cpu": loop_cpu_wait}
     inner_stable = cpu_stage.stable and stages["db_pool"].stable and stages["http_pool"].stable
     loop, tokens = _Visits(), _Visits()

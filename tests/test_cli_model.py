@@ -13,8 +13,14 @@ from sizing import Scenario, evaluate, preset, recommend
 
 
 def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sizing", *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sizing", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +64,16 @@ def test_human_formats_show_the_numbers(example_json: str, fmt: str) -> None:
     out = _run("recommend", "-", "--format", fmt, stdin=example_json)
     assert out.returncode == 0, out.stderr
     rec = recommend(preset("mixed service"))
-    assert f"thread_tokens" in out.stdout and str(rec.value("thread_tokens")) in out.stdout
+    assert "thread_tokens" in out.stdout and str(rec.value("thread_tokens")) in out.stdout
     assert ("| setting |" in out.stdout) == (fmt == "markdown")
 
 
 def test_check_exit_codes_gate_ci(example_json: str) -> None:
     good = preset("mixed service").model_copy(update={"deployment": preset("mixed service").deployment})
     rec = recommend(good)
-    fixed = good.model_copy(update={"deployment": good.deployment.model_copy(
-        update={st.name: st.value for st in rec.settings})})
+    fixed = good.model_copy(
+        update={"deployment": good.deployment.model_copy(update={st.name: st.value for st in rec.settings})}
+    )
     ok = _run("check", "-", stdin=fixed.model_dump_json())
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "PASS" in ok.stdout
@@ -88,11 +95,14 @@ def test_bad_input_exits_2_with_one_line_per_field_and_nothing_on_stdout(example
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (("evaluate", "/nonexistent.json"), None, "no such file"),
-    (("evaluate", "-"), "{not json", "not valid JSON"),
-    (("recommend", "-"), "[]", "scenario"),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("evaluate", "/nonexistent.json"), None, "no such file"),
+        (("evaluate", "-"), "{not json", "not valid JSON"),
+        (("recommend", "-"), "[]", "scenario"),
+    ],
+)
 def test_unreadable_input_exits_2(args: tuple[str, ...], stdin: str | None, message: str) -> None:
     out = _run(*args, stdin=stdin)
     assert out.returncode == 2

@@ -27,10 +27,18 @@ def _blocking_def(rps: float, tokens: int, cv2: float, *, cpu_ms: float = 1e-6, 
     """One `def` endpoint that sleeps 50 ms: the token stage is M/M/c (cv2 = 1) or M/D/c (cv2 = 0)."""
     return Scenario(
         traffic=Traffic(rps=rps),
-        endpoints=[Endpoint(name="sleep", share=1.0, handler="sync", cpu_ms=cpu_ms, other_io_ms=50.0,
-                            other_io_cv2=cv2)],
-        deployment=Deployment(thread_tokens=tokens, workers_per_host=workers, cores_per_host=max(workers, 1),
-                              db_pool_size=0, db_max_overflow=0),
+        endpoints=[
+            Endpoint(
+                name="sleep", share=1.0, handler="sync", cpu_ms=cpu_ms, other_io_ms=50.0, other_io_cv2=cv2
+            )
+        ],
+        deployment=Deployment(
+            thread_tokens=tokens,
+            workers_per_host=workers,
+            cores_per_host=max(workers, 1),
+            db_pool_size=0,
+            db_max_overflow=0,
+        ),
         targets=Targets(latency_p99_ms=200.0, max_pool_wait_p99_ms=1000.0),
         runtime=Runtime(token_handoff_ms=0.0),
     )
@@ -76,8 +84,11 @@ def test_max_rps_is_tokens_over_hold_and_names_the_stage() -> None:
 
 
 def test_cpu_bound_service_saturates_at_one_core_per_worker() -> None:
-    s = Scenario(traffic=Traffic(rps=100), endpoints=[Endpoint(name="hash", share=1, handler="async", cpu_ms=4.0)],
-                 deployment=Deployment(workers_per_host=2, cores_per_host=2))
+    s = Scenario(
+        traffic=Traffic(rps=100),
+        endpoints=[Endpoint(name="hash", share=1, handler="async", cpu_ms=4.0)],
+        deployment=Deployment(workers_per_host=2, cores_per_host=2),
+    )
     ev = evaluate(s)
     assert ev.max_rps == pytest.approx(2 * 1000 / 4.0, rel=1e-6)
     assert ev.bottleneck in ("cpu", "event_loop")
@@ -104,11 +115,16 @@ def test_blocking_in_async_makes_the_loop_a_single_server() -> None:
 
 def test_nested_db_holding_tokens_within_pool_never_wait() -> None:
     ep = Endpoint(name="crud", share=1, handler="sync", cpu_ms=0.5, db_hold_ms=20, db_hold_cv2=1.0)
-    small = Scenario(traffic=Traffic(rps=150), endpoints=[ep],
-                     deployment=Deployment(thread_tokens=5, db_pool_size=5, db_max_overflow=0))
+    small = Scenario(
+        traffic=Traffic(rps=150),
+        endpoints=[ep],
+        deployment=Deployment(thread_tokens=5, db_pool_size=5, db_max_overflow=0),
+    )
     db = evaluate(small).stage("db_pool")
     assert db is not None and db.p_wait == 0.0 and db.wait_mean_ms == 0.0
-    big = small.model_copy(update={"deployment": Deployment(thread_tokens=40, db_pool_size=4, db_max_overflow=0)})
+    big = small.model_copy(
+        update={"deployment": Deployment(thread_tokens=40, db_pool_size=4, db_max_overflow=0)}
+    )
     ev = evaluate(big)
     db, tok = ev.stage("db_pool"), ev.stage("thread_tokens")
     assert db is not None and tok is not None and db.wait_mean_ms is not None
@@ -167,30 +183,55 @@ def test_more_tokens_never_raise_the_wait(tokens: int, util: float, cv2: float) 
 def test_findings_name_the_problems() -> None:
     s = Scenario(
         traffic=Traffic(rps=900),
-        endpoints=[Endpoint(name="crud", share=1, handler="sync", cpu_ms=0.5, db_hold_ms=30, upstream_calls=1,
-                            upstream_latency_ms=40)],
-        deployment=Deployment(hosts=4, cores_per_host=2, workers_per_host=4, thread_tokens=40, db_pool_size=5,
-                              db_max_overflow=10, http_max_connections=4, db_max_connections=100),
+        endpoints=[
+            Endpoint(
+                name="crud",
+                share=1,
+                handler="sync",
+                cpu_ms=0.5,
+                db_hold_ms=30,
+                upstream_calls=1,
+                upstream_latency_ms=40,
+            )
+        ],
+        deployment=Deployment(
+            hosts=4,
+            cores_per_host=2,
+            workers_per_host=4,
+            thread_tokens=40,
+            db_pool_size=5,
+            db_max_overflow=10,
+            http_max_connections=4,
+            db_max_connections=100,
+        ),
     )
     codes = {f.code for f in evaluate(s).findings}
-    assert {"fleet_db_over_budget", "workers_exceed_cores", "threads_beyond_db_pool",
-            "http_pool_exhaustion"} <= codes
+    assert {
+        "fleet_db_over_budget",
+        "workers_exceed_cores",
+        "threads_beyond_db_pool",
+        "http_pool_exhaustion",
+    } <= codes
     healthy = evaluate(preset("sync SQLAlchemy CRUD").model_copy(update={"traffic": Traffic(rps=20)}))
     assert not [f for f in healthy.findings if f.severity == "critical"]
 
 
 def test_default_tokens_saturating_and_gil_bound() -> None:
-    s = Scenario(traffic=Traffic(rps=700),
-                 endpoints=[Endpoint(name="slow", share=1, handler="sync", cpu_ms=1.2, other_io_ms=60)],
-                 deployment=Deployment(thread_tokens=40))
+    s = Scenario(
+        traffic=Traffic(rps=700),
+        endpoints=[Endpoint(name="slow", share=1, handler="sync", cpu_ms=1.2, other_io_ms=60)],
+        deployment=Deployment(thread_tokens=40),
+    )
     codes = {f.code for f in evaluate(s).findings}
     assert {"default_tokens_saturate", "gil_bound_worker", "unstable_stage"} <= codes
 
 
 def test_bad_inputs_are_value_errors_naming_the_field() -> None:
     ep = Endpoint(name="db", share=1, handler="sync", db_hold_ms=5)
-    s = Scenario(traffic=Traffic(rps=5), endpoints=[ep], deployment=Deployment(db_pool_size=0, db_max_overflow=0))
+    s = Scenario(
+        traffic=Traffic(rps=5), endpoints=[ep], deployment=Deployment(db_pool_size=0, db_max_overflow=0)
+    )
     with pytest.raises(ValueError, match="db_pool_size"):
         evaluate(s)
-    with pytest.raises(ValueError, match="rps must be a finite number > 0, got nan"):
+    with pytest.raises(ValueError, match=r"rps must be a finite number > 0, got nan"):
         evaluate(preset(), rps=float("nan"))

@@ -14,8 +14,15 @@ from sizing._stages import solve_worker
 
 SCENARIOS = {
     **{name: preset(name) for name in sorted(PRESETS)},
-    "simple": Scenario.simple(rps=400, sync_fraction=0.6, upstream_latency_ms=90, db_pool_size=5, cores=4,
-                              peak_factor=1.5, latency_p99_ms=600),
+    "simple": Scenario.simple(
+        rps=400,
+        sync_fraction=0.6,
+        upstream_latency_ms=90,
+        db_pool_size=5,
+        cores=4,
+        peak_factor=1.5,
+        latency_p99_ms=600,
+    ),
 }
 
 
@@ -74,16 +81,33 @@ def test_one_less_of_any_resource_misses_a_target(name: str, resource: str) -> N
 def test_reasons_are_given_for_every_number() -> None:
     rec = recommend(preset("mixed service"))
     names = [st.name for st in rec.settings]
-    assert names == ["hosts", "workers_per_host", "thread_tokens", "db_pool_size", "db_max_overflow",
-                     "http_max_connections"]
+    assert names == [
+        "hosts",
+        "workers_per_host",
+        "thread_tokens",
+        "db_pool_size",
+        "db_max_overflow",
+        "http_max_connections",
+    ]
     assert all(len(st.reason) > 20 for st in rec.settings)
 
 
 def test_impossible_latency_target_says_what_would_fix_it() -> None:
-    s = Scenario(traffic=Traffic(rps=50),
-                 endpoints=[Endpoint(name="slow", share=1, handler="async", cpu_ms=1, upstream_calls=1,
-                                     upstream_latency_ms=300, upstream_latency_cv2=0.0)],
-                 targets=Targets(latency_p99_ms=200))
+    s = Scenario(
+        traffic=Traffic(rps=50),
+        endpoints=[
+            Endpoint(
+                name="slow",
+                share=1,
+                handler="async",
+                cpu_ms=1,
+                upstream_calls=1,
+                upstream_latency_ms=300,
+                upstream_latency_cv2=0.0,
+            )
+        ],
+        targets=Targets(latency_p99_ms=200),
+    )
     rec = recommend(s)
     assert not rec.feasible
     assert [f.code for f in rec.impossible] == ["latency_target_impossible"]

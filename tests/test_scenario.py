@@ -26,14 +26,25 @@ def _one(**kw: object) -> Scenario:
         ({"traffic": {"rps": -1}}, "traffic.rps", "-1"),
         ({"traffic": {"rps": 10, "peak_factor": 0.5}}, "traffic.peak_factor", "0.5"),
         ({"endpoints": [{"name": "a", "share": 1.5, "handler": "sync"}]}, "endpoints.0.share", "1.5"),
-        ({"endpoints": [{"name": "a", "share": 1, "handler": "threaded"}]}, "endpoints.0.handler", "threaded"),
-        ({"endpoints": [{"name": "a", "share": 1, "handler": "sync", "cpu_ms": "nan"}]}, "endpoints.0.cpu_ms", "nan"),
+        (
+            {"endpoints": [{"name": "a", "share": 1, "handler": "threaded"}]},
+            "endpoints.0.handler",
+            "threaded",
+        ),
+        (
+            {"endpoints": [{"name": "a", "share": 1, "handler": "sync", "cpu_ms": "nan"}]},
+            "endpoints.0.cpu_ms",
+            "nan",
+        ),
         ({"deployment": {"thread_tokens": 0}}, "deployment.thread_tokens", "0"),
         ({"targets": {"max_cpu_utilization": 1.5}}, "targets.max_cpu_utilization", "1.5"),
     ],
 )
 def test_invalid_values_name_field_value_and_range(data: dict[str, object], field: str, value: str) -> None:
-    base: dict[str, object] = {"traffic": {"rps": 10}, "endpoints": [{"name": "a", "share": 1, "handler": "sync"}]}
+    base: dict[str, object] = {
+        "traffic": {"rps": 10},
+        "endpoints": [{"name": "a", "share": 1, "handler": "sync"}],
+    }
     base.update(data)
     with pytest.raises(ValidationError) as exc:
         Scenario.model_validate(base)
@@ -47,9 +58,16 @@ def test_invalid_values_name_field_value_and_range(data: dict[str, object], fiel
 
 
 def test_shares_must_sum_to_one() -> None:
-    with pytest.raises(ValidationError, match="shares must sum to 1, got 0.9"):
-        Scenario.model_validate({"traffic": {"rps": 1}, "endpoints": [
-            {"name": "a", "share": 0.5, "handler": "sync"}, {"name": "b", "share": 0.4, "handler": "async"}]})
+    with pytest.raises(ValidationError, match=r"shares must sum to 1, got 0\.9"):
+        Scenario.model_validate(
+            {
+                "traffic": {"rps": 1},
+                "endpoints": [
+                    {"name": "a", "share": 0.5, "handler": "sync"},
+                    {"name": "b", "share": 0.4, "handler": "async"},
+                ],
+            }
+        )
 
 
 def test_blocking_in_async_rejected_for_sync_handler() -> None:
@@ -89,15 +107,23 @@ def test_presets_round_trip_through_json(name: str) -> None:
 
 
 @given(
-    rps=st.floats(0.1, 1e5), peak=st.floats(1, 10), share=st.floats(0, 1),
-    tokens=st.integers(1, 500), cpu=st.floats(0.01, 50), io=st.floats(0, 1000), cv2=st.floats(0, 4),
+    rps=st.floats(0.1, 1e5),
+    peak=st.floats(1, 10),
+    share=st.floats(0, 1),
+    tokens=st.integers(1, 500),
+    cpu=st.floats(0.01, 50),
+    io=st.floats(0, 1000),
+    cv2=st.floats(0, 4),
 )
-def test_round_trip_any_valid_scenario(rps: float, peak: float, share: float, tokens: int, cpu: float, io: float,
-                                       cv2: float) -> None:
+def test_round_trip_any_valid_scenario(
+    rps: float, peak: float, share: float, tokens: int, cpu: float, io: float, cv2: float
+) -> None:
     s = Scenario(
         traffic=Traffic(rps=rps, peak_factor=peak),
-        endpoints=[Endpoint(name="a", share=share, handler="sync", cpu_ms=cpu, other_io_ms=io, other_io_cv2=cv2),
-                   Endpoint(name="b", share=1 - share, handler="async", cpu_ms=cpu)],
+        endpoints=[
+            Endpoint(name="a", share=share, handler="sync", cpu_ms=cpu, other_io_ms=io, other_io_cv2=cv2),
+            Endpoint(name="b", share=1 - share, handler="async", cpu_ms=cpu),
+        ],
         deployment=Deployment(thread_tokens=tokens),
         targets=Targets(),
     )
@@ -108,15 +134,21 @@ def test_round_trip_any_valid_scenario(rps: float, peak: float, share: float, to
 def test_lognormal_fit_recovers_p99(cv2: float) -> None:
     mean = 20.0
     sigma = math.sqrt(math.log1p(cv2))
-    p99 = stats.lognorm(s=sigma, scale=mean * math.exp(-sigma**2 / 2)).ppf(0.99)
+    p99 = stats.lognorm(s=sigma, scale=mean * math.exp(-(sigma**2) / 2)).ppf(0.99)
     assert lognormal_cv2_from_p99(mean, p99) == pytest.approx(cv2, rel=1e-9)
 
 
 def test_p99_beside_mean_sets_cv2_and_rejects_impossible() -> None:
-    e = Endpoint(name="a", share=1, handler="async", upstream_calls=1, upstream_latency_ms=100,
-                 upstream_latency_p99_ms=400)
+    e = Endpoint(
+        name="a",
+        share=1,
+        handler="async",
+        upstream_calls=1,
+        upstream_latency_ms=100,
+        upstream_latency_p99_ms=400,
+    )
     assert e.upstream_latency_cv2_effective == pytest.approx(lognormal_cv2_from_p99(100, 400))
     with pytest.raises(ValidationError, match="upstream_latency_p99_ms"):
         Endpoint(name="a", share=1, handler="async", upstream_latency_ms=100, upstream_latency_p99_ms=50)
-    with pytest.raises(ValidationError, match="at most 14.97x"):
+    with pytest.raises(ValidationError, match=r"at most 14\.97x"):
         Endpoint(name="a", share=1, handler="async", other_io_ms=10, other_io_p99_ms=500)
