@@ -85,7 +85,7 @@ def _trivial(server: Server, rate: float, seconds: float, seed: int) -> tuple[An
 
 
 def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
-    run, m = _trivial(server, 100.0, 3.0, seed)
+    run, m = _trivial(server, 100.0, 2.0, seed)
     cal.trivial_latency_ms = m.mean_ms or math.nan
     s = run.samples
     done = 0
@@ -138,7 +138,7 @@ def _framework(server: Server, scenario: Scenario, cal: CalibrationData, seed: i
         alone = scenario.model_copy(update={"endpoints": [ep.model_copy(update={"share": 1.0})]})
         cap = min(nominal_capacities(alone).values())
         rate = max(min(100.0, 0.15 * cap), 2.0)
-        seconds = min(max(150.0 / rate, 2.0), 6.0)
+        seconds = min(max(100.0 / rate, 1.5), 4.0)
         lat_s = sum(p.hold_ms for p in request_phases(ep, scenario.runtime)) / 1000.0
         shares = tuple(1.0 if i == c else 0.0 for i in range(len(names)))
         spec = LoadSpec(
@@ -174,7 +174,7 @@ def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int
     of CPU on a slow core), so the throughput is the token's, not the CPU's.
     """
     server.configure(tokens=1)
-    seconds = 4.0
+    seconds = 3.0
     try:
         server.handoff_bodies()
         rate = 1.15 * 1000.0 / (HANDOFF_BODY_MS + 1.0)

@@ -201,6 +201,11 @@ def validate(
                 f"calibrated: overhead {cal.overhead_ms:.3f} ms, hand-off {cal.handoff_ms_saturation} ms, "
                 f"framework CPU {cal.framework_cpu_ms}, ceiling {cal.ceiling_rps}"
             )
+            # The points are placed on the capacities of the scenario as emulated (its CPU as spent, the
+            # hand-off the predictions use): still from the phases alone, never from the model.
+            emulated_base = _as_emulated(scenario, cal, scenario.traffic.rps, runtime)
+            ref, load_points = resolve_points(emulated_base, parsed, stage)
+            caps = nominal_capacities(emulated_base)
             for k, point in enumerate(load_points):
                 run, attempts = _run_point(
                     server,

@@ -192,6 +192,13 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str
     return "ok" if not misses else "MISS " + ", ".join(misses)
 
 
+_LEGEND = (
+    "times in ms; err = (predicted - measured) / measured; tok.u = sampled borrowed/total tokens; hold = "
+    "token hold per pass (Little's law); cpu = server cores; queue = sampled tasks waiting for a token; "
+    "other = cores used by other processes during the point"
+)
+
+
 def _f(x: float | None, nd: int = 1) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
@@ -269,7 +276,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
         + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
     )
     if markdown:
-        lines = [f"**{title}**", "", calib, ""]
+        lines = [f"**{title}**", "", calib, "", _LEGEND, ""]
         lines.append("| " + " | ".join(head) + " |")
         lines.append(
             "|" + "|".join("---" if i == 0 or i == len(head) - 1 else "--:" for i in range(len(head))) + "|"
@@ -286,6 +293,6 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
         )
         return body + "  " + cells[-1]
 
-    lines = [title, calib, "times in ms; err = (predicted - measured) / measured", line(head)]
+    lines = [title, calib, _LEGEND, line(head)]
     lines.extend(line(r) for r in rows)
     return "\n".join(lines) + "\n"

@@ -1,0 +1,163 @@
+"""The full validation sweep: the model and simulator against a real uvicorn server, scenario by scenario.
+
+    python bench/validate.py [--seconds 20] [--only NAME ...] [--runtime scenario|measured]
+
+Writes bench/results/<name>.json (format sizing-validate/1, see sizing/_realserver/_report.py) for each
+scenario and bench/results/summary.md (every table, the machine, and every miss). Run it at normal
+priority on a quiet machine: each point records the CPU other processes used while it ran, and a point
+disturbed beyond 0.25 cores is repeated (the quietest attempt is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sizing import ValidationReport, validate  # noqa: E402
+from sizing._scenario import Scenario  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def _def50(tokens: int) -> dict[str, Any]:
+    # A `def` endpoint blocking 50 ms with no variance; cpu_ms just above what uvicorn + FastAPI cost per
+    # `def` request on the 2-core reference VM (~1.9 ms), so the emulation can honour it.
+    return {
+        "traffic": {"rps": 10},
+        "endpoints": [
+            {
+                "name": "def50",
+                "share": 1.0,
+                "handler": "sync",
+                "cpu_ms": 2.5,
+                "other_io_ms": 50.0,
+                "other_io_cv2": 0.0,
+            }
+        ],
+        "deployment": {"thread_tokens": tokens},
+    }
+
+
+# name -> (scenario, points, stage)
+SCENARIOS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "def50-tokens4": (_def50(4), "0.5,0.8,1.2", "thread_tokens"),
+    "def50-tokens8": (_def50(8), "0.5,0.8,1.2", "thread_tokens"),
+    "def50-tokens40": (_def50(40), "0.5,0.8,1.2", "thread_tokens"),
+    "async50": (
+        {
+            "traffic": {"rps": 10},
+            "endpoints": [
+                {
+                    "name": "async50",
+                    "share": 1.0,
+                    "handler": "async",
+                    "cpu_ms": 1.5,
+                    "other_io_ms": 50.0,
+                    "other_io_cv2": 0.0,
+                }
+            ],
+        },
+        "0.5,0.8,1.2",
+        "bottleneck",
+    ),
+    "def20-response-model": (
+        {
+            "traffic": {"rps": 10},
+            "endpoints": [
+                {
+                    "name": "def20rm",
+                    "share": 1.0,
+                    "handler": "sync",
+                    "cpu_ms": 3.0,
+                    "other_io_ms": 20.0,
+                    "other_io_cv2": 0.0,
+                    "response_model": True,
+                }
+            ],
+            "deployment": {"thread_tokens": 4},
+        },
+        "0.5,0.8,1.2",
+        "thread_tokens",
+    ),
+    "async-blocking2": (
+        {
+            "traffic": {"rps": 10},
+            "endpoints": [
+                {
+                    "name": "asyncblock",
+                    "share": 1.0,
+                    "handler": "async",
+                    "cpu_ms": 1.5,
+                    "blocking_in_async_ms": 2.0,
+                    "other_io_ms": 20.0,
+                    "other_io_cv2": 0.0,
+                }
+            ],
+        },
+        "0.5,0.8,1.2",
+        "event_loop",
+    ),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
+    parser.add_argument("--runtime", choices=("scenario", "measured"), default="scenario")
+    parser.add_argument("--retries", type=int, default=2)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    names = args.only or list(SCENARIOS)
+    reports: list[ValidationReport] = []
+    t0 = time.monotonic()
+    for k, name in enumerate(names):
+        data, points, stage = SCENARIOS[name]
+        scenario = Scenario.model_validate(data)
+        print(f"== {name}", file=sys.stderr, flush=True)
+        report = validate(
+            scenario,
+            points,
+            seconds=args.seconds,
+            stage=stage,
+            ceiling=(k == 0),
+            retries=args.retries,
+            runtime=args.runtime,
+            name=name,
+            progress=lambda msg: print(f"  {time.monotonic() - t0:6.0f}s {msg}", file=sys.stderr, flush=True),
+        )
+        (RESULTS / f"{name}.json").write_text(report.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        print(report.to_table(), flush=True)
+        reports.append(report)
+    _summary(reports, time.monotonic() - t0, args)
+    return 0
+
+
+def _summary(reports: list[ValidationReport], wall_s: float, args: argparse.Namespace) -> None:
+    m = reports[0].machine
+    lines = [
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['platform']}, Python {m['python']}, uvicorn {m['uvicorn']} "
+        f"({m['loop']} loop, {m['http']}), fastapi {m['fastapi']}, starlette {m['starlette']}, anyio {m['anyio']}. "
+        f"Load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}. "
+        f"Sweep: {args.seconds:g} s of schedule per point, predictions with the {args.runtime} hand-off, "
+        f"{wall_s / 60:.0f} min wall.",
+        "",
+    ]
+    for r in reports:
+        lines.append(r.to_markdown())
+    misses = [miss for r in reports for miss in r.misses()]
+    lines.append("Misses:" if misses else "No misses.")
+    lines.extend(f"- {miss}" for miss in misses)
+    (RESULTS / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
