@@ -67,9 +67,6 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
                 f"(up to {dep.cores_per_host} per host) or hosts",
             )
         )
-        out.append(
-            _f("cpu_target_missed", "warning", "CPU utilization per worker is above max_cpu_utilization")
-        )
 
     if dep.workers_per_host > dep.cores_per_host:
         out.append(
