@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from sizing._figures._data import PointEstimate
+from sizing._results import Evaluation, Recommendation
 from sizing_app import compute
 
 HEAT_METRICS = {"p99 at peak (ms)": "p99", "max rps": "max_rps"}
@@ -20,16 +21,29 @@ def _plot(fig: object, key: str) -> None:
 @st.fragment
 def _sensitivity(sj: str, rj: str | None) -> None:
     # A fragment: switching the colour metric recomputes this panel only, not the page.
-    choice = st.segmented_control("Heatmap colour", list(HEAT_METRICS), default="p99 at peak (ms)", key="heat",
-                                  bind="query-params", label_visibility="collapsed")
+    choice = st.segmented_control(
+        "Heatmap colour",
+        list(HEAT_METRICS),
+        default="p99 at peak (ms)",
+        key="heat",
+        bind="query-params",
+        label_visibility="collapsed",
+    )
     metric = HEAT_METRICS.get(str(choice), "p99")
     _plot(compute.sensitivity_figure(sj, rj, metric), "fig_sensitivity")
 
 
-def grid(sj: str, rj: str | None, measured: Sequence[PointEstimate], simulated: Sequence[PointEstimate]) -> None:
+def grid(
+    sj: str,
+    rj: str | None,
+    today: Evaluation,
+    rec: Recommendation,
+    measured: Sequence[PointEstimate] = (),
+    simulated: Sequence[PointEstimate] = (),
+) -> None:
     a, b = st.columns(2)
     with a:
-        _plot(compute.latency_figure(sj, rj, tuple(measured), tuple(simulated)), "fig_latency")
+        _plot(compute.latency_figure(sj, rj, today, rec, tuple(measured), tuple(simulated)), "fig_latency")
     with b:
         _plot(compute.utilization_figure(sj, rj), "fig_utilization")
     a, b = st.columns(2)

@@ -1,13 +1,12 @@
-"""The app's caches around the services: keyed by the scenario's JSON text (exact and cheap to hash).
+"""The app's caches around the services, keyed by scenario JSON text (exact, and cheap to hash).
 
 Numbers are cached with st.cache_data (copied out on every hit, so they are small records). Figures are
 cached with st.cache_resource (handed out as the same object, no copy): building a plotly figure costs a
-few ms each, and st.plotly_chart only reads it.
+few ms each and st.plotly_chart only reads it. `sj` is the scenario as entered; `rj` the same scenario
+with the recommended deployment in place of today's (None when nothing could be sized).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -23,11 +22,10 @@ from sizing._figures._data import (
     WaitSweep,
     budget_bars,
 )
-from sizing._figures import deployments_of
 from sizing._results import Evaluation, Recommendation, Stage
-from sizing._scenario import Deployment, Scenario
+from sizing._scenario import Scenario
 
-_N = 64  # entries per cache: a session explores a few dozen scenarios; memory stays small
+_N = 64  # entries per cache: a session explores a few dozen scenarios, and each entry is small
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
@@ -41,83 +39,115 @@ def recommend(sj: str) -> Recommendation:
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def curves(sj: str, rj: str | None) -> list[LatencyCurve]:
-    return svc.curves_for(sj, rj)
+def curve(sj: str, label: str, saturation: tuple[float, str]) -> LatencyCurve:
+    return svc.curve_for(sj, label, saturation)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def sweeps(sj: str, rj: str | None) -> list[WaitSweep]:
-    return svc.sweeps_for(sj, rj)
+def sweeps(sj: str) -> list[WaitSweep]:
+    return svc.sweeps_for(sj)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def heatmap(sj: str, rj: str | None, metric: str) -> Heatmap:
-    return svc.heatmap_for(sj, rj, metric)
+def heatmap(sj: str, metric: str) -> Heatmap:
+    return svc.heatmap_for(sj, metric)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def blocking(sj: str, rj: str | None) -> BlockingSweep:
-    return svc.blocking_for(sj, rj)
+def blocking(sj: str) -> BlockingSweep:
+    return svc.blocking_for(sj)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def stages(sj: str, rj: str | None) -> dict[str, list[Stage]]:
-    return svc.stages_for(sj, rj)
+def stages(sj: str) -> list[Stage]:
+    return svc.stages_for(sj)
 
 
-def _dep(rj: str | None) -> Deployment | None:
-    return None if rj is None else Deployment.model_validate_json(rj)
+def _scenario(sj: str) -> Scenario:
+    return Scenario.model_validate_json(sj)
 
 
-def _marks(s: Scenario, rj: str | None) -> dict[str, dict[str, int]]:
-    return {label: {"thread_tokens": d.thread_tokens, "db_pool_size": d.db_pool_size}
-            for label, d in deployments_of(s, _dep(rj)).items()}
+def _curves(sj: str, rj: str | None, today: Evaluation, rec: Recommendation) -> list[LatencyCurve]:
+    out = [curve(sj, "today", (today.max_rps, today.bottleneck))]
+    if rj is not None and rec.evaluation is not None:
+        out.append(curve(rj, "recommended", (rec.evaluation.max_rps, rec.evaluation.bottleneck)))
+    return out
+
+
+def _marks(sj: str, rj: str | None) -> dict[str, dict[str, int]]:
+    return {
+        label: {"thread_tokens": d.thread_tokens, "db_pool_size": d.db_pool_size}
+        for label, d in svc.marks(_scenario(sj), rj).items()
+    }
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
-def latency_figure(sj: str, rj: str | None, measured: Sequence[PointEstimate] = (),
-                   simulated: Sequence[PointEstimate] = ()) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    return cur.latency_figure_from(curves(sj, rj), slo_ms=s.targets.latency_p99_ms, peak_rps=s.traffic.peak_rps,
-                                   measured=measured, simulated=simulated)
+def latency_figure(
+    sj: str,
+    rj: str | None,
+    _today: Evaluation,
+    _rec: Recommendation,
+    measured: tuple[PointEstimate, ...] = (),
+    simulated: tuple[PointEstimate, ...] = (),
+) -> go.Figure:
+    # _today and _rec are not hashed (leading underscore): they are functions of sj, which is.
+    s = _scenario(sj)
+    return cur.latency_figure_from(
+        _curves(sj, rj, _today, _rec),
+        slo_ms=s.targets.latency_p99_ms,
+        peak_rps=s.traffic.peak_rps,
+        measured=measured,
+        simulated=simulated,
+    )
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def wait_figure(sj: str, rj: str | None) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    return cap.wait_figure_from(sweeps(sj, rj), target_ms=s.targets.max_pool_wait_p99_ms, marks=_marks(s, rj))
+    s = _scenario(sj)
+    return cap.wait_figure_from(
+        sweeps(rj or sj), target_ms=s.targets.max_pool_wait_p99_ms, marks=_marks(sj, rj)
+    )
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def utilization_figure(sj: str, rj: str | None) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    return cap.utilization_figure_from(stages(sj, rj), cpu_target=s.targets.max_cpu_utilization)
+    by = {"today": stages(sj)}
+    if rj is not None:
+        by["recommended"] = stages(rj)
+    return cap.utilization_figure_from(by, cpu_target=_scenario(sj).targets.max_cpu_utilization)
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def budget_figure(sj: str, rj: str | None) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    return cap.budget_figure_from(budget_bars(deployments_of(s, _dep(rj))))
+    return cap.budget_figure_from(budget_bars(svc.marks(_scenario(sj), rj)))
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def sensitivity_figure(sj: str, rj: str | None, metric: str) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    marks = {label: (m["thread_tokens"], m["db_pool_size"]) for label, m in _marks(s, rj).items()}
-    return cap.sensitivity_figure_from(heatmap(sj, rj, metric), marks=marks, target=s.targets.latency_p99_ms)
+    marks = {label: (m["thread_tokens"], m["db_pool_size"]) for label, m in _marks(sj, rj).items()}
+    return cap.sensitivity_figure_from(
+        heatmap(rj or sj, metric), marks=marks, target=_scenario(sj).targets.latency_p99_ms
+    )
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def blocking_figure(sj: str, rj: str | None) -> go.Figure:
-    s = Scenario.model_validate_json(sj)
-    return cur.blocking_figure_from(blocking(sj, rj), slo_ms=s.targets.latency_p99_ms)
+    return cur.blocking_figure_from(blocking(rj or sj), slo_ms=_scenario(sj).targets.latency_p99_ms)
 
 
-def chart_numbers(sj: str, rj: str | None) -> svc.ChartNumbers:
-    s = Scenario.model_validate_json(sj)
-    return svc.ChartNumbers(curves=curves(sj, rj), sweeps=sweeps(sj, rj), heatmap=heatmap(sj, rj, "p99"),
-                            blocking=blocking(sj, rj), budget=budget_bars(deployments_of(s, _dep(rj))),
-                            stages=stages(sj, rj))
+def chart_numbers(sj: str, rj: str | None, today: Evaluation, rec: Recommendation) -> svc.ChartNumbers:
+    """The figures' numbers for the report, from the same caches as the page."""
+    by = {"today": stages(sj)}
+    if rj is not None:
+        by["recommended"] = stages(rj)
+    return svc.ChartNumbers(
+        curves=_curves(sj, rj, today, rec),
+        sweeps=sweeps(rj or sj),
+        heatmap=heatmap(rj or sj, "p99"),
+        blocking=blocking(rj or sj),
+        budget=budget_bars(svc.marks(_scenario(sj), rj)),
+        stages=by,
+    )
 
 
 def clear() -> None:

@@ -12,7 +12,11 @@ from sizing._results import Evaluation, Finding, Recommendation
 from sizing._scenario import Scenario
 from sizing._snippets import SHELL_SNIPPETS
 
-_BADGE = {"critical": ":red-badge[critical]", "warning": ":orange-badge[warning]", "info": ":blue-badge[info]"}
+_BADGE = {
+    "critical": ":red-badge[critical]",
+    "warning": ":orange-badge[warning]",
+    "info": ":blue-badge[info]",
+}
 _ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -35,8 +39,10 @@ def status(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: str
     elif unstable:
         st.error(f"Today's settings are {unstable}.")
     elif today.meets_targets:
-        st.success(f"Today's settings meet every target at the peak of {peak:.4g} rps "
-                   f"(headroom {today.headroom:.2f}x).")
+        st.success(
+            f"Today's settings meet every target at the peak of {peak:.4g} rps "
+            f"(headroom {today.headroom:.2f}x)."
+        )
     else:
         n = sum(1 for f in today.findings if f.severity == "critical")
         st.warning(f"Today's settings run at {peak:.4g} rps but miss targets: {n} critical finding(s) below.")
@@ -47,8 +53,15 @@ def metrics(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: st
     note = "vs today" if mode == "Recommend" else "vs recommended"
     for row in (items[:4], items[4:]):
         for col, m in zip(st.columns(len(row)), row, strict=True):
-            col.metric(m.label, m.value, m.delta, delta_color=m.delta_color, help=m.help,
-                       delta_description=note if m.delta is not None else None, border=True)
+            col.metric(
+                m.label,
+                m.value,
+                m.delta,
+                delta_color=m.delta_color,
+                help=m.help,
+                delta_description=note if m.delta is not None else None,
+                border=True,
+            )
 
 
 def _findings_md(findings: Sequence[Finding]) -> str:
@@ -62,16 +75,21 @@ def tabs(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: str) 
     if mode == "Diagnose":
         findings = list(today.findings)
     t_find, t_why, t_cfg, t_stage = st.tabs(
-        [f"Findings ({len(findings)})", "Why these numbers", "Config to paste", "Stage details"])
+        [f"Findings ({len(findings)})", "Why these numbers", "Config to paste", "Stage details"]
+    )
     with t_find:
         if findings:
             st.markdown(_findings_md(findings))
         else:
             st.markdown("No findings: nothing is wrong or risky at the peak.")
     with t_why:
-        st.markdown("| setting | today | recommended | why |\n|---|---|---|---|\n" + "\n".join(
-            f"| `{s.name}` | {getattr(scenario.deployment, s.name, '')} | **{s.value}** | {s.reason} |"
-            for s in rec.settings))
+        st.markdown(
+            "| setting | today | recommended | why |\n|---|---|---|---|\n"
+            + "\n".join(
+                f"| `{s.name}` | {getattr(scenario.deployment, s.name, '')} | **{s.value}** | {s.reason} |"
+                for s in rec.settings
+            )
+        )
     with t_cfg:
         if rec.snippets:
             st.caption("The recommended settings as code; the copy button is at each block's top right.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from sizing._appservice import ENDPOINT_COLUMNS, FIELDS, Column, Field
@@ -32,11 +31,28 @@ class Inputs:
 def _number(f: Field) -> None:
     default = ss.DEFAULTS[f.key]
     if f.integer:
-        st.number_input(f.title, min_value=int(f.low), max_value=int(f.high), value=int(default), step=1,
-                        key=f.key, help=f.help, bind="query-params")
+        st.number_input(
+            f.title,
+            min_value=int(f.low),
+            max_value=int(f.high),
+            value=int(default),
+            step=1,
+            key=f.key,
+            help=f.help,
+            bind="query-params",
+        )
     else:
-        st.number_input(f.title, min_value=float(f.low), max_value=float(f.high), value=float(default),
-                        step=float(f.step), format="%g", key=f.key, help=f.help, bind="query-params")
+        st.number_input(
+            f.title,
+            min_value=float(f.low),
+            max_value=float(f.high),
+            value=float(default),
+            step=float(f.step),
+            format="%g",
+            key=f.key,
+            help=f.help,
+            bind="query-params",
+        )
 
 
 def _column(c: Column) -> Any:
@@ -48,20 +64,34 @@ def _column(c: Column) -> Any:
     if c.kind == "bool":
         return cc.CheckboxColumn(c.label, help=c.help, default=False)
     step = 1 if c.kind == "int" else None
-    return cc.NumberColumn(c.label, help=c.help, min_value=c.low, max_value=c.high, step=step,
-                           required=c.required, format="%g" if c.kind == "float" else "%d")
+    return cc.NumberColumn(
+        c.label,
+        help=c.help,
+        min_value=c.low,
+        max_value=c.high,
+        step=step,
+        required=c.required,
+        format="%g" if c.kind == "float" else "%d",
+    )
 
 
 _COLUMN_CONFIG = {c.name: _column(c) for c in ENDPOINT_COLUMNS}
 
 
 def _endpoint_editor() -> list[dict[str, Any]]:
-    st.caption("One row per kind of request; add or delete rows at the table's edge. Shares must add up to 1.")
-    frame = pd.DataFrame(st.session_state[ss.ROWS], columns=[c.name for c in ENDPOINT_COLUMNS])
-    edited = st.data_editor(frame, key=ss.editor_key(), num_rows="dynamic", hide_index=True,
-                            column_config=_COLUMN_CONFIG, width="stretch")
-    rows: list[dict[str, Any]] = edited.to_dict("records")
-    return rows
+    st.caption("One row per kind of request; add or delete rows at the table's edge. Shares add up to 1.")
+    names = [c.name for c in ENDPOINT_COLUMNS]
+    # Every row carries every column, in order, so the table's columns do not depend on the first row.
+    base = [{n: row.get(n) for n in names} for row in st.session_state[ss.ROWS]]
+    edited = st.data_editor(
+        base,
+        key=ss.editor_key(),
+        num_rows="dynamic",
+        hide_index=True,
+        column_config=_COLUMN_CONFIG,
+        width="stretch",
+    )
+    return [dict(r) for r in edited]
 
 
 def _group(group: str, title: str, note: str, form: str) -> list[dict[str, Any]] | None:
@@ -83,15 +113,33 @@ def render() -> Inputs:
     ss.init()
     with st.sidebar:
         st.header("FastAPI sizing")
-        mode = st.radio("Mode", ss.MODES, key=ss.MODE, horizontal=True, bind="query-params",
-                        help="Recommend: the settings to use. Diagnose: what today's settings do.")
-        st.selectbox("Start from a preset", list(PRESETS), index=None, key=ss.PRESET,
-                     placeholder="choose a common service shape", on_change=ss.apply_preset,
-                     help="Replaces every input with the preset's (the link then carries the changes).")
-        form = st.radio("Inputs", ss.FORMS, key=ss.FORM, horizontal=True, bind="query-params",
-                        on_change=ss.switch_form,
-                        help="Short: five numbers, everything else at FastAPI's defaults. Expert: every field "
-                        "and the full list of request classes.")
+        mode = st.radio(
+            "Mode",
+            ss.MODES,
+            key=ss.MODE,
+            horizontal=True,
+            bind="query-params",
+            help="Recommend: the settings to use. Diagnose: what today's settings do.",
+        )
+        st.selectbox(
+            "Start from a preset",
+            list(PRESETS),
+            index=None,
+            key=ss.PRESET,
+            placeholder="choose a common service shape",
+            on_change=ss.apply_preset,
+            help="Replaces every input with the preset's (the link then carries the changes).",
+        )
+        form = st.radio(
+            "Inputs",
+            ss.FORMS,
+            key=ss.FORM,
+            horizontal=True,
+            bind="query-params",
+            on_change=ss.switch_form,
+            help="Short: five numbers, everything else at FastAPI's defaults. Expert: every field "
+            "and the full list of request classes.",
+        )
         rows = list(st.session_state.get(ss.ROWS, ss.DEFAULT_ROWS))
         for group, title, note in _GROUPS:
             got = _group(group, title, note, form)

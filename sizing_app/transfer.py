@@ -17,14 +17,23 @@ MEASURED_FILE = "measured_file"
 def imports() -> list[PointEstimate]:
     """Upload widgets (drawn whether or not the inputs are valid, so a bad session can be replaced)."""
     with st.sidebar.expander("Import", expanded=False):
-        st.file_uploader("Scenario JSON", type=["json"], key=ss.IMPORT_FILE, on_change=ss.apply_import,
-                         help="A scenario saved with Export (or written for `python -m sizing`); at most 1 MB. "
-                         "It replaces every input.")
+        st.file_uploader(
+            "Scenario JSON",
+            type=["json"],
+            key=ss.IMPORT_FILE,
+            on_change=ss.apply_import,
+            help="A scenario saved with Export (or written for `python -m sizing`); at most 1 MB. "
+            "It replaces every input.",
+        )
         for line in st.session_state.get(ss.IMPORT_PROBLEMS, []):
             st.error(line)
-        upload = st.file_uploader("Measured points (validation results JSON)", type=["json"], key=MEASURED_FILE,
-                                  help="The --out file of `python -m sizing validate`: measured latency at "
-                                  "several rates, drawn over the latency curve.")
+        upload = st.file_uploader(
+            "Measured points (validation results JSON)",
+            type=["json"],
+            key=MEASURED_FILE,
+            help="The --out file of `python -m sizing validate`: measured latency at "
+            "several rates, drawn over the latency curve.",
+        )
         if upload is None:
             return []
         try:
@@ -39,10 +48,24 @@ def imports() -> list[PointEstimate]:
 
 def exports(scenario: Scenario, report: Callable[[], str]) -> None:
     with st.sidebar.expander("Export", expanded=True):
-        st.download_button("Scenario JSON", data=lambda: svc.scenario_to_json(scenario), file_name="scenario.json",
-                           mime="application/json", on_click="ignore", icon=":material/download:",
-                           key="export_json", help="Load it again with Import, or run `python -m sizing` on it.")
-        st.download_button("Report (Markdown)", data=report, file_name="sizing-report.md", mime="text/markdown",
-                           on_click="ignore", icon=":material/description:", key="export_report",
-                           help="Inputs, recommendation, findings and every figure's numbers.")
+        st.download_button(
+            "Scenario JSON",
+            data=lambda: svc.scenario_to_json(scenario),
+            file_name="scenario.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+            key="export_json",
+            help="Load it again with Import, or run `python -m sizing` on it.",
+        )
+        st.download_button(
+            "Report (Markdown)",
+            data=report,
+            file_name="sizing-report.md",
+            mime="text/markdown",
+            on_click="ignore",
+            icon=":material/description:",
+            key="export_report",
+            help="Inputs, recommendation, findings and every figure's numbers.",
+        )
         st.caption("The page's link (address bar) also reproduces this session.")

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from sizing._appservice._inputs import InputError, error_lines
-from sizing._figures import deployments_of, recommended_deployment
+from sizing._figures import recommended_deployment
 from sizing._figures._data import (
     BlockingSweep,
     BudgetBar,
@@ -25,7 +25,7 @@ from sizing._figures._data import (
     blocking_sweep,
     budget_bars,
     count_grid,
-    latency_curves,
+    latency_curve,
     sensitivity_grid,
     sweep_values,
     wait_sweep,
@@ -41,10 +41,11 @@ __all__ = [
     "Mode",
     "blocking_for",
     "chart_numbers",
-    "curves_for",
+    "curve_for",
     "evaluate_today",
     "headline",
     "heatmap_for",
+    "marks",
     "problem_lines",
     "recommend_for",
     "recommended_for",
@@ -61,10 +62,6 @@ def _s(scenario_json: str) -> Scenario:
     return Scenario.model_validate_json(scenario_json)
 
 
-def _d(deployment_json: str | None) -> Deployment | None:
-    return None if deployment_json is None else Deployment.model_validate_json(deployment_json)
-
-
 def evaluate_today(scenario_json: str) -> Evaluation:
     return evaluate(_s(scenario_json))
 
@@ -74,51 +71,54 @@ def recommend_for(scenario_json: str) -> Recommendation:
 
 
 def recommended_for(scenario_json: str, recommendation: Recommendation) -> str | None:
-    """The recommended deployment as JSON (the key of every chart that shows it), or None."""
-    dep = recommended_deployment(_s(scenario_json), recommendation)
-    return None if dep is None else dep.model_dump_json()
-
-
-def curves_for(scenario_json: str, rec_json: str | None, points: int = CURVE_POINTS) -> list[LatencyCurve]:
+    """The scenario with the recommended deployment in place of today's, as JSON (the key of every chart
+    number about the recommendation), or None when nothing was sized."""
     s = _s(scenario_json)
-    return latency_curves(s, deployments_of(s, _d(rec_json)), points=points)
+    dep = recommended_deployment(s, recommendation)
+    return None if dep is None else s.model_copy(update={"deployment": dep}).model_dump_json()
 
 
-def _marks(s: Scenario, rec: Deployment | None) -> dict[str, dict[str, int]]:
-    return {
-        label: {"thread_tokens": d.thread_tokens, "db_pool_size": d.db_pool_size}
-        for label, d in deployments_of(s, rec).items()
-    }
+# Each chart's numbers are keyed by the one scenario (deployment included) they depend on, so changing
+# today's settings leaves the recommendation's numbers cached, and the other way round.
 
 
-def sweeps_for(scenario_json: str, rec_json: str | None) -> list[WaitSweep]:
-    s, rec = _s(scenario_json), _d(rec_json)
-    marks = _marks(s, rec)
-    base = rec or s.deployment
+def curve_for(scenario_json: str, label: str, saturation: tuple[float, str] | None = None) -> LatencyCurve:
+    s = _s(scenario_json)
+    return latency_curve(s, s.deployment, label=label, saturation=saturation, points=CURVE_POINTS)
+
+
+def sweeps_for(scenario_json: str) -> list[WaitSweep]:
+    """p99 wait against tokens and against DB pool, the other settings as in the scenario's deployment."""
+    s = _s(scenario_json)
+    d = s.deployment
     return [
-        wait_sweep(s, base, f, sweep_values(*(m[f] for m in marks.values())))
-        for f in ("thread_tokens", "db_pool_size")
+        wait_sweep(s, d, "thread_tokens", sweep_values(d.thread_tokens)),
+        wait_sweep(s, d, "db_pool_size", sweep_values(d.db_pool_size)),
     ]
 
 
-def heatmap_for(scenario_json: str, rec_json: str | None, metric: str = "p99") -> Heatmap:
-    s, rec = _s(scenario_json), _d(rec_json)
-    base = rec or s.deployment
-    tokens = count_grid(base.thread_tokens, s.deployment.thread_tokens)
-    pools = count_grid(base.db_pool_size, s.deployment.db_pool_size)
-    return sensitivity_grid(s, base, tokens, pools, metric)
-
-
-def blocking_for(scenario_json: str, rec_json: str | None) -> BlockingSweep:
-    s, rec = _s(scenario_json), _d(rec_json)
-    return blocking_sweep(s, rec or s.deployment)
-
-
-def stages_for(scenario_json: str, rec_json: str | None) -> dict[str, list[Stage]]:
+def heatmap_for(scenario_json: str, metric: str = "p99") -> Heatmap:
     s = _s(scenario_json)
-    return {
-        label: stages_at(s, s.traffic.peak_rps, d) for label, d in deployments_of(s, _d(rec_json)).items()
-    }
+    d = s.deployment
+    return sensitivity_grid(s, d, count_grid(d.thread_tokens), count_grid(d.db_pool_size), metric)
+
+
+def blocking_for(scenario_json: str) -> BlockingSweep:
+    s = _s(scenario_json)
+    return blocking_sweep(s, s.deployment)
+
+
+def stages_for(scenario_json: str) -> list[Stage]:
+    s = _s(scenario_json)
+    return stages_at(s, s.traffic.peak_rps, s.deployment)
+
+
+def marks(scenario: Scenario, rec_json: str | None) -> dict[str, Deployment]:
+    """The deployments to mark on the charts: today's, and the recommendation when there is one."""
+    out = {"today": scenario.deployment}
+    if rec_json is not None:
+        out["recommended"] = _s(rec_json).deployment
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +133,27 @@ class ChartNumbers:
     stages: dict[str, list[Stage]]
 
 
-def chart_numbers(scenario_json: str, rec_json: str | None) -> ChartNumbers:
+def chart_numbers(
+    scenario_json: str,
+    rec_json: str | None,
+    today: Evaluation,
+    rec: Recommendation,
+) -> ChartNumbers:
+    """Every figure's numbers (computed the way the app does, so a report matches the page)."""
     s = _s(scenario_json)
+    base = rec_json or scenario_json
+    curves = [curve_for(scenario_json, "today", (today.max_rps, today.bottleneck))]
+    stages = {"today": stages_for(scenario_json)}
+    if rec_json is not None and rec.evaluation is not None:
+        curves.append(curve_for(rec_json, "recommended", (rec.evaluation.max_rps, rec.evaluation.bottleneck)))
+        stages["recommended"] = stages_for(rec_json)
     return ChartNumbers(
-        curves=curves_for(scenario_json, rec_json),
-        sweeps=sweeps_for(scenario_json, rec_json),
-        heatmap=heatmap_for(scenario_json, rec_json),
-        blocking=blocking_for(scenario_json, rec_json),
-        budget=budget_bars(deployments_of(s, _d(rec_json))),
-        stages=stages_for(scenario_json, rec_json),
+        curves=curves,
+        sweeps=sweeps_for(base),
+        heatmap=heatmap_for(base),
+        blocking=blocking_for(base),
+        budget=budget_bars(marks(s, rec_json)),
+        stages=stages,
     )
 
 

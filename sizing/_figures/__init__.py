@@ -28,6 +28,7 @@ from sizing._figures._data import (
     sweep_values,
     wait_sweep,
 )
+from sizing._figures._simulation import simulated_point, simulation_figure
 from sizing._model import stages_at
 from sizing._results import Recommendation
 from sizing._scenario import Deployment, Scenario
@@ -40,6 +41,8 @@ __all__ = [
     "latency_curve_figure",
     "recommended_deployment",
     "sensitivity_figure",
+    "simulated_point",
+    "simulation_figure",
     "utilization_figure",
     "wait_sweep_figure",
 ]
@@ -94,7 +97,7 @@ def wait_sweep_figure(scenario: Scenario, recommended: Deployment | None = None)
     base = recommended or scenario.deployment
     marks = _marks(scenario, recommended)
     sweeps = [
-        wait_sweep(scenario, base, field, sweep_values(*(m[field] for m in marks.values())))
+        wait_sweep(scenario, base, field, sweep_values(getattr(base, field)))
         for field in ("thread_tokens", "db_pool_size")
     ]
     return wait_figure_from(sweeps, target_ms=scenario.targets.max_pool_wait_p99_ms, marks=marks)
@@ -119,9 +122,8 @@ def sensitivity_figure(
 ) -> go.Figure:
     """A 6x6 heatmap over thread tokens x DB pool size around the recommendation: p99 at peak or max rps."""
     base = recommended or scenario.deployment
-    today = scenario.deployment
-    tokens = count_grid(base.thread_tokens, today.thread_tokens)
-    pools = count_grid(base.db_pool_size, today.db_pool_size)
+    tokens = count_grid(base.thread_tokens)
+    pools = count_grid(base.db_pool_size)
     grid = sensitivity_grid(scenario, base, tokens, pools, metric)
     marks = {
         label: (d.thread_tokens, d.db_pool_size) for label, d in deployments_of(scenario, recommended).items()

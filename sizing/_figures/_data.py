@@ -25,6 +25,7 @@ __all__ = [
     "blocking_sweep",
     "budget_bars",
     "count_grid",
+    "latency_curve",
     "latency_curves",
     "sensitivity_grid",
     "sweep_values",
@@ -135,38 +136,48 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def latency_curves(
-    scenario: Scenario, deployments: Mapping[str, Deployment], *, points: int = 25
-) -> list[LatencyCurve]:
-    """Mean and p99 latency on one rate grid for each deployment, up to past the highest saturation.
+def latency_curve(
+    scenario: Scenario,
+    deployment: Deployment,
+    *,
+    label: str,
+    saturation: tuple[float, str] | None = None,
+    points: int = 25,
+) -> LatencyCurve:
+    """Mean and p99 latency of one deployment at `points` rates up to 1.1x the larger of the peak and its
+    saturation rate (plus one point just below saturation, where the knee is); None past saturation.
 
-    The grid reaches 1.1x the larger of the peak rate and every deployment's saturation rate, so each
-    curve's knee and the peak are in view; rates past a deployment's saturation are None.
+    `saturation` is (max_rps, bottleneck) when already known (an Evaluation has it): it saves the search.
     """
     if points < 2:
         raise ValueError(f"points must be >= 2, got {points}")
-    sats = {label: max_rps(scenario, dep) for label, dep in deployments.items()}
-    top = 1.1 * max([scenario.traffic.peak_rps, *(s for s, _ in sats.values())])
-    grid = [top * (i + 1) / points for i in range(points)]
-    out = []
-    for label, dep in deployments.items():
-        sat, bottleneck = sats[label]
-        rates = sorted({*grid, _NEAR_SATURATION * sat} if sat > 0 else set(grid))
-        means: list[float | None] = []
-        p99s: list[float | None] = []
-        for r in rates:
-            if r >= sat:
-                means.append(None)
-                p99s.append(None)
-                continue
-            lat = latency_at(scenario, r, dep)
-            means.append(_finite(lat.mean_ms))
-            p99s.append(_finite(lat.p99_ms))
-        out.append(LatencyCurve(label, tuple(rates), tuple(means), tuple(p99s), sat, bottleneck))
-    return out
+    sat, bottleneck = saturation if saturation is not None else max_rps(scenario, deployment)
+    top = 1.1 * max(scenario.traffic.peak_rps, sat)
+    grid = {top * (i + 1) / points for i in range(points)}
+    if sat > 0:
+        grid.add(_NEAR_SATURATION * sat)
+    rates = sorted(grid)
+    means: list[float | None] = []
+    p99s: list[float | None] = []
+    for r in rates:
+        if r >= sat:
+            means.append(None)
+            p99s.append(None)
+            continue
+        lat = latency_at(scenario, r, deployment)
+        means.append(_finite(lat.mean_ms))
+        p99s.append(_finite(lat.p99_ms))
+    return LatencyCurve(label, tuple(rates), tuple(means), tuple(p99s), sat, bottleneck)
 
 
-def sweep_values(*anchors: int, lowest: int = 1, count: int = 14) -> tuple[int, ...]:
+def latency_curves(
+    scenario: Scenario, deployments: Mapping[str, Deployment], *, points: int = 25
+) -> list[LatencyCurve]:
+    """`latency_curve` for each deployment, labelled by its key."""
+    return [latency_curve(scenario, d, label=label, points=points) for label, d in deployments.items()]
+
+
+def sweep_values(*anchors: int, lowest: int = 1, count: int = 12) -> tuple[int, ...]:
     """About `count` integers from `lowest` to twice the largest anchor, dense at the low end, with the
     anchors."""
     top = max(2 * max(anchors, default=1), lowest + 3, 6)
@@ -197,20 +208,20 @@ def wait_sweep(scenario: Scenario, deployment: Deployment, field: str, values: S
     return WaitSweep(field, stage, tuple(values), tuple(waits), used)
 
 
-def count_grid(center: int, other: int, *, n: int = 6, lowest: int = 1) -> tuple[int, ...]:
+def count_grid(center: int, other: int | None = None, *, n: int = 6, lowest: int = 1) -> tuple[int, ...]:
     """n distinct integers around `center` (about 1/4x to 2.5x), with `center` and `other` when possible."""
     center = max(center, lowest)
     factors = (0.25, 0.5, 0.75, 1.0, 1.5, 2.5)
     values = {max(lowest, round(center * f)) for f in factors}
     values.add(center)
-    if other >= lowest:
+    if other is not None and other >= lowest:
         values.add(other)
     step = 1
     while len(values) < n:
         values.add(center + step)
         step += 1
     ordered = sorted(values)
-    keep = {center, other} & set(ordered)
+    keep = {center, other if other is not None else center} & set(ordered)
     while len(ordered) > n:
         # Drop the value closest to a neighbour (not an anchor), so the grid stays spread out.
         gaps = [
@@ -270,17 +281,17 @@ def blocking_sweep(scenario: Scenario, deployment: Deployment, *, points: int = 
         return BlockingSweep((), (), (), (), None, 0.0)
     loop = _stage(stages_at(base, peak, deployment), "event_loop")
     visits_per_ms = loop.arrival_rps / 1000.0
-    # utilization(d) = visits/ms x (hold0 + share x d): it reaches 1 at d_sat.
+    # Every request takes one loop turn, so the blocking adds share x d to the mean hold:
+    # utilization(d) = visits/ms x (hold0 + share x d), linear in d; it reaches 1 at d_sat.
     d_sat = (1.0 / visits_per_ms - loop.hold_ms) / async_share if visits_per_ms > 0 else math.inf
     # Sweep to a quarter past saturation (capped at 10 s), or to 1 s when the loop can never saturate.
     top = min(1.25 * d_sat, 10_000.0) if math.isfinite(d_sat) and d_sat > 0 else 1000.0
     durations = [top * i / (points - 1) for i in range(points)]
     means: list[float | None] = []
     p99s: list[float | None] = []
-    utils: list[float] = []
+    utils = [loop.utilization + visits_per_ms * async_share * d for d in durations]
     for d in durations:
         s = _with_blocking(scenario, d)
-        utils.append(_stage(stages_at(s, peak, deployment), "event_loop").utilization)
         if d >= d_sat:
             means.append(None)
             p99s.append(None)
