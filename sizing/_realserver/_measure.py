@@ -271,6 +271,11 @@ def analyze(
         generator_bound=bool(reasons),
         generator_reason="; ".join(reasons),
         server_cpu=float(np.mean(cpu_rates)) if cpu_rates else math.nan,
+        cpu_per_request_ms=(
+            float(np.mean(cpu_rates)) * workers / (float(done_in.sum()) / span) * 1000.0
+            if cpu_rates and done_in.any()
+            else None
+        ),
         tokens_borrowed_mean=bmean,
         token_hold_ms=(
             bmean / (float(done_in.sum()) / span / workers * passes) * 1000.0

@@ -67,6 +67,9 @@ class Measured(_R):
     generator_bound: bool
     generator_reason: str
     server_cpu: float = Field(description="Mean server CPU per worker process, in cores (sampled clock)")
+    cpu_per_request_ms: float | None = Field(
+        default=None, description="Server CPU per completed request at this point (all workers)"
+    )
     tokens_borrowed_mean: float | None
     token_utilization: float | None
     token_hold_ms: float | None = Field(
@@ -194,8 +197,8 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str
 
 _LEGEND = (
     "times in ms; err = (predicted - measured) / measured; tok.u = sampled borrowed/total tokens; hold = "
-    "token hold per pass (Little's law); cpu = server cores; queue = sampled tasks waiting for a token; "
-    "other = cores used by other processes during the point"
+    "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
+    "queue = sampled tasks waiting for a token; other = cores used by other processes during the point"
 )
 
 
@@ -246,6 +249,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _f(m.achieved_rps, 0),
                 _f(m.token_utilization, 2),
                 _f(m.server_cpu, 2),
+                _f(m.cpu_per_request_ms, 2),
                 _f(m.tasks_waiting_mean, 1),
                 _f(m.mean_ms),
                 _f(m.p50_ms),
