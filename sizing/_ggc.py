@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from sizing._checks import check_nonnegative, check_positive, check_servers
 from sizing._erlang import _erlang_c_core, _erlang_c_scalar
 from sizing._mmc import mmc
-from sizing._queues import QueueResult
+from sizing._queues import QueueResult, _scalarize
 
 __all__ = ["ggc"]
 
@@ -146,7 +146,7 @@ def _ggc_arrays(
             scaled = beta / np.sqrt(za)
             pi = np.minimum(1.0, ei * np.exp(_log_inv_alpha(beta) - _log_inv_alpha(scaled)))
         pi = np.where((ei == 0.0) | (wi == 0.0) | ~np.isfinite(scaled), 0.0, pi)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             thi = np.where(pi > 0.0, pi / wi, ci / si)
         p[idx], w[idx], theta[idx] = pi, wi, thi
 
@@ -206,6 +206,9 @@ def ggc(
             if shape != np.shape(res.p_wait):
                 res = mmc(*(np.broadcast_to(np.asarray(x, dtype=np.float64), shape) for x in (lam, s, c)))
         return res
-    return _ggc_arrays(
+    res = _ggc_arrays(
         np.asarray(lam), np.asarray(s), np.asarray(c, dtype=np.float64), np.asarray(ca2), np.asarray(cs2)
     )
+    if all(isinstance(x, float) for x in (lam, s, ca2, cs2)) and isinstance(c, int):
+        return _scalarize(res)
+    return res

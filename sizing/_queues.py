@@ -21,6 +21,7 @@ Quantiles of T are found by a vectorised bisection on that survival function ins
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -128,6 +129,17 @@ def _wait_quantile(
         tail = (np.log(p) - np.log1p(-q)) / theta
     res: NDArray[np.float64] = np.where(~stable, np.inf, np.where((p <= 0.0) | (q <= 1.0 - p), 0.0, tail))
     return res
+
+
+def _scalarize(res: "QueueResult") -> "QueueResult":
+    """The same result with 0-d / size-1 array attributes turned into Python floats and a bool."""
+    vals = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+    for name, v in vals.items():
+        if name == "stable":
+            vals[name] = bool(np.asarray(v).reshape(-1)[0])
+        elif name != "method":
+            vals[name] = float(np.asarray(v).reshape(-1)[0])
+    return QueueResult(**vals)
 
 
 def _out(x: NDArray[np.float64], shape: tuple[int, ...], scalar: bool) -> FloatOrArray:
