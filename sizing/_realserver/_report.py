@@ -213,27 +213,9 @@ def _e(x: float | None) -> str:
 def render(report: ValidationReport, *, markdown: bool) -> str:
     cal = report.calibration
     head = [
-        "point",
-        "rps",
-        "done/s",
-        "tok.u",
-        "cpu",
-        "queue",
-        "mean",
-        "p50",
-        "p95",
-        "p99",
-        "model mean",
-        "err",
-        "p99",
-        "err",
-        "max_rps",
-        "sim mean",
-        "err",
-        "p99",
-        "err",
-        "verdict",
-    ]
+        "point", "rps", "done/s", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50", "p95", "p99",
+        "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err", "other", "verdict",
+    ]  # fmt: skip
     rows: list[list[str]] = []
     for p in report.points:
         m, mo, si = p.measured, p.model, p.simulator
@@ -248,6 +230,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _f(m.offered_rps, 0),
                 _f(m.achieved_rps, 0),
                 _f(m.token_utilization, 2),
+                _f(m.token_hold_ms, 1),
                 _f(m.server_cpu, 2),
                 _f(m.cpu_per_request_ms, 2),
                 _f(m.tasks_waiting_mean, 1),
@@ -264,6 +247,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _e(rel_err(si.mean_ms, m.mean_ms) if si else None),
                 _f(si.p99_ms if si else None),
                 _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
+                f"{m.other_cpu:.2f}",
                 v,
             ]
         )
@@ -287,6 +271,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
         )
         lines.extend("| " + " | ".join(r) + " |" for r in rows)
         return "\n".join(lines) + "\n"
+    assert all(len(r) == len(head) for r in rows)
     widths = [
         max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head) - 1)
     ]
