@@ -44,7 +44,7 @@ def _search(meets: Callable[[int], bool], first_stable: int, start: int) -> int:
     first_stable - 1 is known to fail (unstable or zero servers).
     """
     lo = first_stable - 1  # fails
-    start = max(start, first_stable)
+    start = min(max(start, first_stable), MAX_SERVERS)
     step = 1
     if meets(start):
         hi = start
@@ -173,6 +173,10 @@ def min_servers(
             )
     a = lam * s
     first_stable = math.floor(a) + 1
+    if first_stable > MAX_SERVERS:
+        raise ValueError(
+            f"the offered load {a:g} needs more than {MAX_SERVERS} servers; check the units of the inputs"
+        )
 
     def meets(c: int) -> bool:
         cf = float(c)
