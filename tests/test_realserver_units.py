@@ -102,6 +102,7 @@ def test_load_result_round_trip_and_merge() -> None:
             cls=np.array([0, 1]),
             cpu_s=0.1,
             send_wall_s=1.0,
+            rq_wait_s=0.01,
             connections=3,
             stopped_by="count",
         )

@@ -42,7 +42,16 @@ def validate(
     from sizing._realserver._harness import validate as run
 
     return run(
-        scenario, points, seconds=seconds, stage=stage, seed=seed, max_requests=max_requests,
-        ceiling=ceiling, runtime=runtime, retries=retries, generators=generators, name=name,
+        scenario,
+        points,
+        seconds=seconds,
+        stage=stage,
+        seed=seed,
+        max_requests=max_requests,
+        ceiling=ceiling,
+        runtime=runtime,
+        retries=retries,
+        generators=generators,
+        name=name,
         progress=progress,
     )

@@ -14,7 +14,7 @@ from importlib import metadata
 from sizing._lifecycle import request_phases
 from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, prewarm_for
 from sizing._realserver._loadgen import LoadSpec
-from sizing._realserver._measure import MAX_OTHER_CPU, PointRun, analyze, drive
+from sizing._realserver._measure import MAX_RQ_WAIT_FRACTION, MAX_RQ_WAIT_MS, PointRun, analyze, drive
 from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._predict import predict
 from sizing._realserver._report import Calibration, PointReport, ValidationReport, verdict
@@ -139,9 +139,10 @@ def _run_point(
         run = drive(server, spec, generators=generators)
         if not server.proc.alive():
             raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
-        if best is None or run.other_cpu < best.other_cpu:
+        per_request = run.rq_wait_s * 1000.0 / max(len(run.load.sched), 1)
+        if best is None or per_request < best.rq_wait_s * 1000.0 / max(len(best.load.sched), 1):
             best = run
-        if run.other_cpu <= MAX_OTHER_CPU:
+        if per_request <= max(MAX_RQ_WAIT_MS, MAX_RQ_WAIT_FRACTION * lat_s * 1000.0):
             break
         time.sleep(2.0)
     assert best is not None
@@ -263,7 +264,8 @@ def validate(
                 )
                 say(
                     f"{point.label}: {point.rps:.0f} rps offered, {measured.achieved_rps:.0f} done/s, "
-                    f"mean {measured.mean_ms} p99 {measured.p99_ms} ms, other CPU {measured.other_cpu:.2f}"
+                    f"mean {measured.mean_ms} p99 {measured.p99_ms} ms, other CPU {measured.other_cpu:.2f}, run-queue "
+                    f"wait {measured.runqueue_wait_ms_per_request:.3f} ms/request, attempts {attempts}"
                 )
             fidelity(server, cal)
         finally:

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import json
 import math
+import os
 import sys
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["LoadResult", "LoadSpec", "arrival_offsets", "class_choices", "main"]
+__all__ = ["LoadResult", "LoadSpec", "arrival_offsets", "class_choices", "main", "runqueue_wait_s"]
 
 LOOPBACK = "127.0.0.1"
 _STATUS_LOST = -1  # the connection closed with the request open
@@ -77,6 +78,7 @@ class LoadResult:
     cls: np.ndarray
     cpu_s: float
     send_wall_s: float
+    rq_wait_s: float  # time this process's threads were runnable but not running (schedstat), send to drain
     connections: int
     stopped_by: str
 
@@ -93,6 +95,7 @@ class LoadResult:
                 "status": [int(s) for s in self.status],
                 "cls": [int(c) for c in self.cls],
                 "cpu_s": self.cpu_s,
+                "rq_wait_s": self.rq_wait_s,
                 "send_wall_s": self.send_wall_s,
                 "connections": self.connections,
                 "stopped_by": self.stopped_by,
@@ -114,6 +117,7 @@ class LoadResult:
             status=np.array(d["status"], dtype=int),
             cls=np.array(d["cls"], dtype=int),
             cpu_s=float(d["cpu_s"]),
+            rq_wait_s=float(d["rq_wait_s"]),
             send_wall_s=float(d["send_wall_s"]),
             connections=int(d["connections"]),
             stopped_by=str(d["stopped_by"]),
@@ -137,10 +141,28 @@ class LoadResult:
             status=cat("status"),
             cls=cat("cls"),
             cpu_s=max(p.cpu_s for p in parts),
+            rq_wait_s=sum(p.rq_wait_s for p in parts),
             send_wall_s=max(p.send_wall_s for p in parts),
             connections=sum(p.connections for p in parts),
             stopped_by=",".join(sorted({p.stopped_by for p in parts})),
         )
+
+
+def runqueue_wait_s(pids: list[int]) -> float:
+    """Seconds the threads of `pids` spent runnable but waiting for a CPU (Linux schedstat; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
 
 
 def arrival_offsets(
@@ -322,6 +344,7 @@ class _Generator:
         stopped_by = "count"
         tasks: set[asyncio.Task[None]] = set()
         cpu0 = time.process_time()
+        rq0 = runqueue_wait_s([os.getpid()])
         for i, off in enumerate(self.offsets):
             delay = start + off - time.monotonic()
             if delay > 0:
@@ -350,6 +373,7 @@ class _Generator:
             status=self.status,
             cls=self.cls,
             cpu_s=cpu,
+            rq_wait_s=runqueue_wait_s([os.getpid()]) - rq0,
             send_wall_s=send_wall,
             connections=self.opened,
             stopped_by=stopped_by,

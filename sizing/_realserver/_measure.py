@@ -22,16 +22,26 @@ from typing import IO, Any
 import httpx
 import numpy as np
 
-from sizing._realserver._loadgen import LoadResult, LoadSpec
+from sizing._realserver._loadgen import LoadResult, LoadSpec, runqueue_wait_s
 from sizing._realserver._report import ClassLatency, Measured
 from sizing._realserver._server import OwnedProcess, Server, child_env
 
-__all__ = ["MAX_LAG_P99_MS", "MAX_OTHER_CPU", "PointRun", "analyze", "drive", "machine_cpu"]
+__all__ = [
+    "MAX_LAG_P99_MS",
+    "MAX_RQ_WAIT_FRACTION",
+    "MAX_RQ_WAIT_MS",
+    "PointRun",
+    "analyze",
+    "drive",
+    "machine_cpu",
+]
 
 MAX_LAG_P99_MS = 5.0
 MAX_GENERATOR_CPU = 0.85
-# Other engineers' processes using more than this (cores) during a point make it "disturbed": repeat it.
-MAX_OTHER_CPU = 0.25
+# A point is "disturbed" (and repeated) when our server's and generators' threads waited for a CPU, in the
+# run queue, more than this per request on average: the machine, not the model, would be measured.
+MAX_RQ_WAIT_MS = 0.1
+MAX_RQ_WAIT_FRACTION = 0.005  # of the nominal latency, for long requests
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,6 +82,7 @@ class PointRun:
     load: LoadResult
     samples: list[dict[str, Any]]
     other_cpu: float
+    rq_wait_s: float
     steal: float
 
 
@@ -151,6 +162,7 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
         start_at = time.monotonic() + 0.2
         m0, s0 = machine_cpu()[:2]
         own0 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+        rq0 = runqueue_wait_s(server_pids)
         for proc in procs:
             assert proc.proc.stdin is not None
             proc.proc.stdin.write(f"go {start_at!r}\n".encode())
@@ -168,6 +180,7 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
             parts.append(LoadResult.from_json(out.split(b"\n", 1)[1].decode()))
         m1, s1 = machine_cpu()[:2]
         own1 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+        rq1 = runqueue_wait_s(server_pids)
     finally:
         sampler.halt.set()
         for proc in procs:
@@ -181,7 +194,13 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     gen_cpu = sum(p.cpu_s for p in parts)
     # Whatever the machine used beyond our server, this process and the generators' send windows.
     other = max((m1 - m0) - (own1 - own0) - gen_cpu, 0.0)
-    return PointRun(load=load, samples=sampler.samples, other_cpu=other / span, steal=(s1 - s0) / span)
+    return PointRun(
+        load=load,
+        samples=sampler.samples,
+        other_cpu=other / span,
+        steal=(s1 - s0) / span,
+        rq_wait_s=(rq1 - rq0) + load.rq_wait_s,
+    )
 
 
 def _pct(a: np.ndarray, q: float) -> float | None:
@@ -288,6 +307,7 @@ def analyze(
         pools=pools,
         samples=len(samples),
         other_cpu=run.other_cpu,
+        runqueue_wait_ms_per_request=run.rq_wait_s * 1000.0 / max(len(load.sched), 1),
         steal=run.steal,
         attempts=attempts,
     )

@@ -98,7 +98,16 @@ def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) 
 
 def _failed(source: str, exc: Exception) -> Predicted:
     return Predicted(
-        source=source, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, per_class={}, max_rps=None,
-        stable=None, token_utilization=None, cpu_utilization=None, bottleneck=None,
+        source=source,
+        mean_ms=None,
+        p50_ms=None,
+        p95_ms=None,
+        p99_ms=None,
+        per_class={},
+        max_rps=None,
+        stable=None,
+        token_utilization=None,
+        cpu_utilization=None,
+        bottleneck=None,
         error=f"{type(exc).__name__}: {exc}"[:300],
     )

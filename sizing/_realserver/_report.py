@@ -81,6 +81,10 @@ class Measured(_R):
     samples: int
     other_cpu: float = Field(description="CPU used by other processes on the machine during the point, cores")
     steal: float = Field(description="CPU stolen by the hypervisor during the point, cores")
+    runqueue_wait_ms_per_request: float = Field(
+        default=0.0,
+        description="Time our server's and generators' threads waited for a CPU, per request (schedstat)",
+    )
     attempts: int = Field(description="Runs of this point; a disturbed run (other_cpu > limit) is repeated")
 
 
@@ -198,7 +202,8 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str
 _LEGEND = (
     "times in ms; err = (predicted - measured) / measured; tok.u = sampled borrowed/total tokens; hold = "
     "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
-    "queue = sampled tasks waiting for a token; other = cores used by other processes during the point"
+    "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
+    "rq.w = ms per request our server's and generators' threads waited for a CPU"
 )
 
 
@@ -214,7 +219,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     cal = report.calibration
     head = [
         "point", "rps", "done/s", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50", "p95", "p99",
-        "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err", "other", "verdict",
+        "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err", "other", "rq.w", "verdict",
     ]  # fmt: skip
     rows: list[list[str]] = []
     for p in report.points:
@@ -248,6 +253,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _f(si.p99_ms if si else None),
                 _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
                 f"{m.other_cpu:.2f}",
+                f"{m.runqueue_wait_ms_per_request:.3f}",
                 v,
             ]
         )
