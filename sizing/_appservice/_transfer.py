@@ -103,10 +103,13 @@ def decode_endpoints(token: str) -> list[dict[str, Any]]:
         packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         inflater = zlib.decompressobj()
         text = inflater.decompress(packed, _MAX_URL_JSON_BYTES)
-        if inflater.unconsumed_tail:
-            raise InputError([f"{what}: too large"])
+    except (binascii.Error, zlib.error, ValueError):
+        raise InputError([f"{what}: damaged (was the link cut short?)"]) from None
+    if inflater.unconsumed_tail:
+        raise InputError([f"{what}: too large"])
+    try:
         rows = json.loads(text.decode())
-    except (binascii.Error, zlib.error, UnicodeDecodeError, json.JSONDecodeError, ValueError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InputError([f"{what}: damaged (was the link cut short?)"]) from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InputError([f"{what}: expected a list of endpoint rows"])
