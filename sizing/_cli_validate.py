@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
         help="run the scenario on a real uvicorn server (127.0.0.1) against the model and simulator",
         description="Start the emulating FastAPI app under uvicorn on 127.0.0.1, calibrate once, drive each "
         "load point with an open-loop Poisson generator, and print measured against predicted latency. "
-        "Exit 0 when every comparison is within its band (mean 10%%, p99 20%%, max_rps 10%%) or has no "
+        "Exit 0 when every comparison is within its band (mean 10%, p99 20%, max_rps 10%) or has no "
         "prediction yet, 1 when one misses, 2 on bad input.",
     )
     p.add_argument("file", metavar="FILE|-", help="scenario JSON file, or - for stdin")
