@@ -110,7 +110,9 @@ def _bd0_series_fix(
     out[idx] = acc
 
 
-def _bd0(x: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
+def _bd0(
+    x: NDArray[np.float64], m: NDArray[np.float64], diff: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """Loader's deviance term bd0(x, m) = x log(x/m) + m - x, for x > 0, m > 0, without cancellation.
 
     The direct formula loses about eps * x * (1 + |log(x/m)|) absolutely; where |v| < 0.35 with
@@ -118,16 +120,25 @@ def _bd0(x: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
     (8 terms for |v| < 0.1, 18 terms up to 0.35). Points whose direct value exceeds 800 are left
     alone: exp(-bd0) underflows there anyway.
     """
-    diff = x - m
-    out = x * np.log(x / m)
+    if diff is None:
+        diff = x - m
+    out = x / m
+    np.log(out, out=out)
+    out *= x
     out -= diff
-    v = diff / (x + m)
+    v = x + m
+    np.divide(diff, v, out=v)
     av = np.abs(v)
     live = out < 800.0
-    near = np.flatnonzero(live & (av < 0.1))
+    near_mask = av < 0.1
+    mid_mask = av < _BD0_SERIES_V
+    mid_mask &= live
+    near_mask &= live
+    mid_mask ^= near_mask
+    near = np.flatnonzero(near_mask)
     if near.size:
         _bd0_series_fix(out, near, x, diff, v, 8)
-    mid = np.flatnonzero(live & (av >= 0.1) & (av < _BD0_SERIES_V))
+    mid = np.flatnonzero(mid_mask)
     if mid.size:
         _bd0_series_fix(out, mid, x, diff, v, _BD0_TERMS)
     return out
@@ -144,7 +155,9 @@ def _inv_b_laguerre(c: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[n
 
 def _erlang_b_pos(c: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
     """Erlang B for flat float arrays with c integer-valued >= 1 and a > 0 finite."""
-    lag_mask = a - c >= _LAGUERRE_T * np.sqrt(c)
+    sqrt_c = np.sqrt(c)
+    diff = c - a
+    lag_mask = diff <= -_LAGUERRE_T * sqrt_c
     lag = np.flatnonzero(lag_mask)
     if lag.size:
         out = np.empty_like(a)
@@ -155,14 +168,19 @@ def _erlang_b_pos(c: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.
         return out
     with np.errstate(under="ignore"):
         e = _stirlerr(c)
-        e += _bd0(c, a)
+        e += _bd0(c, a, diff)
         np.negative(e, out=e)
         pmf = np.exp(e, out=e)
-        pmf /= np.sqrt((2.0 * np.pi) * c)
+        sqrt_c *= math.sqrt(2.0 * math.pi)
+        pmf /= sqrt_c
     # P(N > c) <= pmf * r / (1 - r) with r = a / (c + 1) < 1; where that bound is not negligible
     # (or r >= 1) divide by the cdf P(N <= c) = Q(c + 1, a).
-    r = a / (c + 1.0)
-    need = np.flatnonzero(pmf * r >= _TAIL_NEGLIGIBLE * (1.0 - r))
+    r = c + 1.0
+    np.divide(a, r, out=r)
+    lhs = pmf * r
+    r -= 1.0
+    r *= -_TAIL_NEGLIGIBLE
+    need = np.flatnonzero(lhs >= r)
     if need.size:
         cn = c[need]
         pmf[need] /= sc.gammaincc(cn + 1.0, a[need])
@@ -300,7 +318,7 @@ def erlang_b(servers: ArrayLike, offered_load: ArrayLike) -> float | NDArray[np.
     Examples
     --------
     >>> round(erlang_b(10, 5.0), 10)
-    0.0183823431
+    0.0183845703
     """
     scalar, cs, as_, cb, ab, shape = _prepare(servers, offered_load)
     if scalar:
@@ -332,7 +350,7 @@ def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> float | NDArray[np.
     Examples
     --------
     >>> round(erlang_c(10, 8.0), 10)
-    0.4093920008
+    0.4091801508
     """
     scalar, cs, as_, cb, ab, shape = _prepare(servers, offered_load)
     if scalar:

@@ -191,7 +191,7 @@ def ggc(
     --------
     >>> r = ggc(80.0, 0.1, 10, arrival_cv2=1.0, service_cv2=0.0)   # M/D/10
     >>> round(r.mean_wait, 6), round(r.p_wait, 6)
-    (0.010604, 0.409180)
+    (0.010999, 0.40918)
     """
     lam = check_nonnegative("arrival_rate", arrival_rate)
     s = check_positive("mean_service_time", mean_service_time)

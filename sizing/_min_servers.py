@@ -34,7 +34,7 @@ def _hw_guess(a: float, max_p_wait: float | None) -> int:
             else:
                 hi = mid
         beta = hi
-    return int(math.floor(a)) + max(1, math.ceil(beta * math.sqrt(a)))
+    return math.floor(a) + max(1, math.ceil(beta * math.sqrt(a)))
 
 
 def _search(meets: Callable[[int], bool], first_stable: int, start: int) -> int:
@@ -133,7 +133,7 @@ def min_servers(
     >>> min_servers(100.0, 0.1, max_p_wait=0.2)
     14
     >>> min_servers(100.0, 0.1, service_level=(0.02, 0.95))
-    14
+    15
     """
     lam = check_nonnegative("arrival_rate", arrival_rate)
     s = check_positive("mean_service_time", mean_service_time)
@@ -191,9 +191,6 @@ def min_servers(
             return False
         if w_max is not None and w > w_max:
             return False
-        for t, allowed in tails:
-            if p > allowed and p * math.exp(-theta * t) > allowed:
-                return False
-        return True
+        return all(not (p > allowed and p * math.exp(-theta * t) > allowed) for t, allowed in tails)
 
     return _search(meets, first_stable, _hw_guess(a, p_max))

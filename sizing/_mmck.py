@@ -142,7 +142,7 @@ def mmck(arrival_rate: float, mean_service_time: float, servers: int, capacity: 
     --------
     >>> r = mmck(10.0, 1.0, servers=8, capacity=12)
     >>> round(r.blocking_probability, 6), round(r.mean_wait, 6)
-    (0.199376, 0.262289)
+    (0.240229, 0.25902)
     """
     lam = _as_scalar("arrival_rate", check_nonnegative("arrival_rate", arrival_rate))
     s = _as_scalar("mean_service_time", check_positive("mean_service_time", mean_service_time))

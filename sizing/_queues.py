@@ -131,7 +131,7 @@ def _wait_quantile(
     return res
 
 
-def _scalarize(res: "QueueResult") -> "QueueResult":
+def _scalarize(res: QueueResult) -> QueueResult:
     """The same result with 0-d / size-1 array attributes turned into Python floats and a bool."""
     vals = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
     for name, v in vals.items():
@@ -211,7 +211,7 @@ class QueueResult:
 
         >>> from sizing import mmc
         >>> round(mmc(8.0, 1.0, 10).p_wait_exceeds(0.5), 6)
-        0.150605
+        0.150529
         """
         (tv, p, th, _, _, st), shape, scalar = self._broadcast(t, "t", fraction=False)
         res = np.where(st > 0.0, p * np.exp(-th * tv), 1.0)

@@ -132,7 +132,7 @@ def test_cost_does_not_grow_with_servers() -> None:
 )
 def test_bad_inputs(args: tuple[float, float], name: str) -> None:
     for fn in (erlang_b, erlang_c):
-        with pytest.raises(ValueError, match=f"^{name} must be"):
+        with pytest.raises(ValueError, match=rf"^{name} must be"):
             fn(*args)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -76,7 +77,7 @@ def test_metrics_monotone_so_bisection_is_valid(a: float, p: float, cv: tuple[fl
     first = math.floor(a) + 1
     cs = range(first, first + 40)
     res = [ggc(a, 1.0, c, *cv) for c in cs]
-    for r0, r1 in zip(res, res[1:], strict=False):
+    for r0, r1 in itertools.pairwise(res):
         assert r1.p_wait <= r0.p_wait + 1e-15
         assert r1.mean_wait <= r0.mean_wait * (1 + 1e-12)
         assert r1.p_wait_exceeds(0.3) <= r0.p_wait_exceeds(0.3) + 1e-15
@@ -114,7 +115,8 @@ def test_fractional_and_integer_loads_and_large_targets() -> None:
      ({"service_level": (1.0, 1.0)}, "cannot be met"), ({"max_wait_quantile": (1.0, 5.0)}, "cannot be met"),
      ({"max_p_wait": 1.5}, "^max_p_wait must be"), ({"max_mean_wait": -1.0}, "^max_mean_wait must be"),
      ({"service_level": (0.1, 2.0)}, "^service_level fraction must be"), ({"service_level": 0.9}, "^service_level must be"),
-     ({"max_wait_quantile": (0.99, -1.0)}, "^max_wait_quantile t must be"), ({"max_p_wait": 0.1, "arrival_cv2": -1.0}, "^arrival_cv2")],
+     ({"max_wait_quantile": (0.99, -1.0)}, "^max_wait_quantile t must be"),
+     ({"max_p_wait": 0.1, "arrival_cv2": -1.0}, "^arrival_cv2")],
 )
 def test_bad_targets(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -122,9 +124,9 @@ def test_bad_targets(kwargs: dict[str, object], match: str) -> None:
 
 
 def test_bad_rates_and_cap() -> None:
-    with pytest.raises(ValueError, match="^arrival_rate must be"):
+    with pytest.raises(ValueError, match=r"^arrival_rate must be"):
         min_servers(-1.0, 1.0, max_p_wait=0.1)
-    with pytest.raises(ValueError, match="^mean_service_time must be"):
+    with pytest.raises(ValueError, match=r"^mean_service_time must be"):
         min_servers(1.0, 0.0, max_p_wait=0.1)
     with pytest.raises(ValueError, match="more than 10000000 servers"):
         min_servers(2e7, 1.0, max_p_wait=0.1)

@@ -79,5 +79,5 @@ def test_idle() -> None:
      ((1.0, 1.0, 3, 2), "capacity"), ((1.0, 1.0, 2, 2.5), "capacity")],
 )
 def test_bad_inputs(args: tuple[float, float, int, int], name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must be"):
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
         mmck(*args)
