@@ -117,7 +117,8 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
         )
     p = float(q.p_wait)
     wait = Wait(p, float(q.wait_decay_rate) / 1000.0) if p > 0 else _IDLE
-    p99 = float(q.wait_quantile(0.99)) * 1000.0
+    # The wait is an atom at 0 and an exponential tail, so its p99 is closed form.
+    p99 = math.log(p / 0.01) / wait.rate_per_ms if p > 0.01 else 0.0
     return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, q.method)
 
 
