@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from sizing._checks import check_nonnegative, check_positive, check_servers
 from sizing._erlang import _erlang_c_core, _erlang_c_scalar
 from sizing._mmc import mmc
-from sizing._queues import QueueResult, _scalarize
+from sizing._queues import QueueResult
 
 __all__ = ["ggc"]
 
@@ -84,6 +84,21 @@ def _ggc_wait_scalar(lam: float, s: float, c: float, ca2: float, cs2: float) -> 
     if w == 0.0:
         p = 0.0
     return p, w
+
+
+def _ggc_scalar(lam: float, s: float, c: float, ca2: float, cs2: float) -> QueueResult:
+    """The scalar fast path of `ggc` (the deployment model calls it thousands of times per answer)."""
+    a = lam * s
+    rho = a / c
+    stable = a < c
+    if not stable:
+        p, w, theta = 1.0, math.inf, 0.0
+    elif lam == 0.0:
+        p, w, theta = 0.0, 0.0, c / s
+    else:
+        p, w = _ggc_wait_scalar(lam, s, c, ca2, cs2)
+        theta = p / w if p > 0.0 else c / s
+    return QueueResult(lam, s, c, ca2, cs2, rho, a, p, w, lam * w, w + s, stable, theta, GGC_METHOD)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,6 +213,10 @@ def ggc(
     c = check_servers("servers", servers)
     ca2 = check_nonnegative("arrival_cv2", arrival_cv2)
     cs2 = check_nonnegative("service_cv2", service_cv2)
+    if all(isinstance(x, float) for x in (lam, s, ca2, cs2)) and isinstance(c, int):
+        if ca2 == 1.0 and cs2 == 1.0:
+            return mmc(lam, s, c)
+        return _ggc_scalar(lam, s, float(c), ca2, cs2)  # type: ignore[arg-type]
     if np.all(np.asarray(ca2) == 1.0) and np.all(np.asarray(cs2) == 1.0):
         res = mmc(lam, s, c)
         if not (isinstance(ca2, float) and isinstance(cs2, float)):
@@ -206,9 +225,6 @@ def ggc(
             if shape != np.shape(res.p_wait):
                 res = mmc(*(np.broadcast_to(np.asarray(x, dtype=np.float64), shape) for x in (lam, s, c)))
         return res
-    res = _ggc_arrays(
+    return _ggc_arrays(
         np.asarray(lam), np.asarray(s), np.asarray(c, dtype=np.float64), np.asarray(ca2), np.asarray(cs2)
     )
-    if all(isinstance(x, float) for x in (lam, s, ca2, cs2)) and isinstance(c, int):
-        return _scalarize(res)
-    return res

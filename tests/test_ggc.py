@@ -205,3 +205,23 @@ def test_error_bands_against_simulation() -> None:
     # and they are bands, not blanket passes: each is within 25% of what was measured
     for k, band in BANDS.items():
         assert measured[k] >= 0.75 * band, (k, measured[k], band)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    servers=st.integers(1, 2000),
+    rho=st.floats(0.0, 1.2),
+    s=st.floats(1e-4, 10.0),
+    ca2=st.floats(0.0, 4.0),
+    cs2=st.floats(0.0, 4.0),
+)
+def test_scalar_fast_path_equals_the_array_path(servers: int, rho: float, s: float, ca2: float, cs2: float) -> None:
+    lam = rho * servers / s
+    one = ggc(lam, s, servers, arrival_cv2=ca2, service_cv2=cs2)
+    arr = ggc(np.array([lam]), np.array([s]), np.array([servers]), arrival_cv2=np.array([ca2]),
+              service_cv2=np.array([cs2]))
+    assert isinstance(one.p_wait, float) and isinstance(one.stable, bool)
+    assert one.stable == bool(arr.stable[0])
+    for name in ("utilization", "p_wait", "mean_wait", "mean_queue_length", "mean_response", "wait_decay_rate"):
+        a, b = getattr(one, name), float(getattr(arr, name)[0])
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-300) or (math.isinf(a) and math.isinf(b)), name
