@@ -51,7 +51,7 @@ def grid_scenario(rho: float, cv2: float, passes: int) -> Scenario:
 
 def requests_for(rho: float) -> int:
     # Near saturation the estimates converge slowly (autocorrelated waits): spend more requests there.
-    base = 120_000 if FULL else 40_000
+    base = 120_000 if FULL else 25_000
     return base * (4 if rho >= 0.9 else 2 if rho >= 0.8 else 1)
 
 

@@ -91,7 +91,7 @@ def test_k_passes_through_one_server_is_mm1_at_k_lambda(k: int) -> None:
     rho = 0.6
     lam = rho / (k * s_ms)
     passes = [Phase("token", (Step("io", s_ms, 1.0),)) for _ in range(k)]
-    r = run(passes, (1, 1, 1, 1, 1), lam, n=80_000)
+    r = run(passes, (1, 1, 1, 1, 1), lam, n=50_000)
     gap = 1.0 / s_ms - k * lam
     p_wait, mean, _ = stage(r, "thread_tokens")
     near(p_wait, rho, r.ci["stages.thread_tokens.p_wait"])
