@@ -112,7 +112,7 @@ def _group(group: str, title: str, note: str, form: str) -> list[dict[str, Any]]
 def render() -> Inputs:
     ss.init()
     with st.sidebar:
-        st.header("FastAPI sizing")
+        st.header("Scenario")
         mode = st.radio(
             "Mode",
             ss.MODES,
@@ -131,7 +131,7 @@ def render() -> Inputs:
             help="Replaces every input with the preset's (the link then carries the changes).",
         )
         form = st.radio(
-            "Inputs",
+            "Form",
             ss.FORMS,
             key=ss.FORM,
             horizontal=True,

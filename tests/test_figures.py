@@ -170,8 +170,11 @@ def test_utilization_bars_match_stages_and_flag_unstable() -> None:
     assert not stages["thread_tokens"].stable
     assert bars.text[0] == "unstable"
     assert bars.y[0] <= 1.3  # capped: an unbounded bar would flatten every other one
-    target = _one(fig, "target")
-    assert set(target.y) == {s.targets.max_cpu_utilization}
+    shapes = {sh.name: sh for sh in fig.layout.shapes}
+    target = shapes[f"CPU target {s.targets.max_cpu_utilization:.0%}"]
+    assert target.y0 == target.y1 == s.targets.max_cpu_utilization
+    assert shapes["saturation (100%)"].y0 == 1.0
+    assert all(isinstance(x, str) for x in bars.x)  # no numeric categories slipped onto the axis
     pio.to_json(fig, validate=True)
 
 
@@ -183,9 +186,11 @@ def test_db_budget_stacks_hosts_workers_pool_against_max_connections() -> None:
     assert list(parts["pool_size"].y) == [d.hosts * d.workers_per_host * d.db_pool_size]
     assert list(parts["max_overflow"].y) == [d.hosts * d.workers_per_host * d.db_max_overflow]
     assert list(parts["reserved (not for the app)"].y) == [d.db_reserved_connections]
-    assert set(_one(fig, "limit").y) == {d.db_max_connections}
+    (limit,) = fig.layout.shapes
+    assert limit.name == f"max_connections {d.db_max_connections}" and limit.y0 == d.db_max_connections
     over = d.fleet_db_connections > d.db_connection_budget
     assert any(a.text == "over budget" for a in fig.layout.annotations) == over
+    assert all(isinstance(x, str) for t in fig.data for x in t.x)
 
 
 def test_sensitivity_cells_are_the_models_and_the_recommendation_is_marked(mixed: Any) -> None:
@@ -216,7 +221,8 @@ def test_sensitivity_unstable_cells_are_marked_not_nan() -> None:
     cells = [v for row in heat.z for v in row]
     assert None in cells and any(v is not None for v in cells)
     assert all(v is None or math.isfinite(v) for v in cells)
-    assert _one(fig, "unstable")
+    labels = [t for row in heat.text for t in row]
+    assert labels.count("unstable") == cells.count(None)
     assert "NaN" not in pio.to_json(fig) and "Infinity" not in pio.to_json(fig)
 
 

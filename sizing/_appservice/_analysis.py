@@ -55,7 +55,11 @@ __all__ = [
 ]
 
 Mode = Literal["recommend", "diagnose"]
-CURVE_POINTS = 25
+# Chart resolutions: modest, because every point is a model call and every widget change reruns the page.
+CURVE_POINTS = 25  # rates on each latency curve
+SWEEP_POINTS = 12  # pool sizes on each wait sweep
+GRID_SIZE = 6  # tokens x pool sizes on the sensitivity heatmap
+BLOCKING_POINTS = 9  # blocking durations
 
 
 def _s(scenario_json: str) -> Scenario:
@@ -92,20 +96,21 @@ def sweeps_for(scenario_json: str) -> list[WaitSweep]:
     s = _s(scenario_json)
     d = s.deployment
     return [
-        wait_sweep(s, d, "thread_tokens", sweep_values(d.thread_tokens)),
-        wait_sweep(s, d, "db_pool_size", sweep_values(d.db_pool_size)),
+        wait_sweep(s, d, "thread_tokens", sweep_values(d.thread_tokens, count=SWEEP_POINTS)),
+        wait_sweep(s, d, "db_pool_size", sweep_values(d.db_pool_size, count=SWEEP_POINTS)),
     ]
 
 
 def heatmap_for(scenario_json: str, metric: str = "p99") -> Heatmap:
     s = _s(scenario_json)
     d = s.deployment
-    return sensitivity_grid(s, d, count_grid(d.thread_tokens), count_grid(d.db_pool_size), metric)
+    tokens, pools = count_grid(d.thread_tokens, n=GRID_SIZE), count_grid(d.db_pool_size, n=GRID_SIZE)
+    return sensitivity_grid(s, d, tokens, pools, metric)
 
 
 def blocking_for(scenario_json: str) -> BlockingSweep:
     s = _s(scenario_json)
-    return blocking_sweep(s, s.deployment)
+    return blocking_sweep(s, s.deployment, points=BLOCKING_POINTS)
 
 
 def stages_for(scenario_json: str) -> list[Stage]:

@@ -73,11 +73,22 @@ def wait_figure_from(
                     "y": [y1 * 0.97] * len(bad),
                     "xaxis": xref,
                     "yaxis": yref,
-                    "showlegend": i == 0,
                     "marker": {"symbol": "x", "color": sty.UNSTABLE, "size": 9},
                     "meta": {"kind": "unstable"},
                     "hovertemplate": "%{x}: unstable<extra></extra>",
                 }
+            )
+            annotations.append(
+                sty.note(
+                    "× unstable",
+                    bad[-1],
+                    y1 * 0.9,
+                    sty.UNSTABLE,
+                    xref=xref,
+                    yref=yref,
+                    xanchor="left",
+                    yanchor="top",
+                )
             )
         traces.append(
             sty.hline(
@@ -88,8 +99,19 @@ def wait_figure_from(
                 sty.TARGET,
                 xaxis=xref,
                 yaxis=yref,
-                showlegend=i == 0,
                 meta={"kind": "target"},
+            )
+        )
+        annotations.append(
+            sty.note(
+                f"target {target_ms:g} ms",
+                xs[-1],
+                target_ms,
+                sty.TARGET,
+                xref=xref,
+                yref=yref,
+                xanchor="right",
+                yanchor="bottom",
             )
         )
         for j, (label, fields) in enumerate(marks.items()):
@@ -109,6 +131,18 @@ def wait_figure_from(
                     meta={"kind": "mark", "label": label, "value": v},
                 )
             )
+            annotations.append(
+                sty.note(
+                    f"{label} {v}",
+                    v,
+                    y1 * (0.97 - 0.12 * j),
+                    sty.color_for(label, j),
+                    xref=xref,
+                    yref=yref,
+                    xanchor="left",
+                    yanchor="top",
+                )
+            )
         if not sw.used:
             annotations.append(
                 {
@@ -121,6 +155,8 @@ def wait_figure_from(
                 }
             )
     lay["annotations"] = annotations
+    lay["showlegend"] = False  # every line is labelled where it is drawn
+    lay["margin"]["b"] = 50
     return go.Figure(data=traces, layout=lay)
 
 
@@ -156,28 +192,31 @@ def utilization_figure_from(stages: Mapping[str, Sequence[Stage]], *, cpu_target
                 "hovertemplate": "%{x}: %{text} of %{customdata[1]} servers<extra>" + label + "</extra>",
             }
         )
-    traces.append(
-        sty.hline(
+    # Lines across a category axis are shapes (a trace would add numeric categories to the axis).
+    shapes = [
+        sty.hshape(f"CPU target {cpu_target:.0%}", cpu_target, sty.TARGET),
+        sty.hshape("saturation (100%)", 1.0, sty.UNSTABLE, dash="solid"),
+    ]
+    notes = [
+        sty.note(
             f"CPU target {cpu_target:.0%}",
-            cpu_target,
-            -0.5,
-            len(order) - 0.5,
-            sty.TARGET,
-            meta={"kind": "target"},
-        )
-    )
-    traces.append(
-        sty.hline(
-            "saturation (100%)",
             1.0,
-            -0.5,
-            len(order) - 0.5,
-            sty.UNSTABLE,
-            line={"color": sty.UNSTABLE, "width": 1},
-            meta={"kind": "saturation"},
-        )
+            cpu_target,
+            sty.TARGET,
+            xref="x domain",
+            xanchor="right",
+            yanchor="bottom",
+        ),
+        sty.note("saturation", 1.0, 1.0, sty.UNSTABLE, xref="x domain", xanchor="right", yanchor="bottom"),
+    ]
+    lay = sty.layout(
+        "Utilization of every stage (per worker, at peak)",
+        "",
+        "utilization",
+        barmode="group",
+        shapes=shapes,
+        annotations=notes,
     )
-    lay = sty.layout("Utilization of every stage (per worker, at peak)", "", "utilization", barmode="group")
     lay["yaxis"].update(range=[0.0, _UNSTABLE_BAR + 0.12], tickformat=".0%")
     lay["xaxis"].update(type="category")
     return go.Figure(data=traces, layout=lay)
@@ -221,13 +260,23 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
         for name, ys, color, how in parts
     ]
     limit = max((b.max_connections for b in bars), default=0)
-    if bars:
-        traces.append(
-            sty.hline(
-                f"max_connections {limit}", limit, -0.5, len(bars) - 0.5, sty.TARGET, meta={"kind": "limit"}
+    shapes = [sty.hshape(f"max_connections {limit}", limit, sty.TARGET)] if bars else []
+    over = (
+        [
+            sty.note(
+                f"max_connections {limit}",
+                1.0,
+                limit,
+                sty.TARGET,
+                xref="x domain",
+                xanchor="right",
+                yanchor="bottom",
             )
-        )
-    over = [
+        ]
+        if bars
+        else []
+    )
+    over += [
         {
             "text": "over budget",
             "x": b.label,
@@ -246,6 +295,7 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
         "connections",
         barmode="stack",
         annotations=over,
+        shapes=shapes,
     )
     lay["yaxis"]["range"] = [0, top * 1.15]
     lay["xaxis"]["type"] = "category"
@@ -255,7 +305,7 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
 def sensitivity_figure_from(
     grid: Heatmap, *, marks: Mapping[str, tuple[int, int]], target: float | None = None
 ) -> go.Figure:
-    """A heatmap over thread tokens x DB pool size, unstable cells crossed out.
+    """A heatmap over thread tokens x DB pool size; unstable cells are blank, labelled "unstable".
 
     `marks[label]` is (tokens, pool) of a deployment to mark.
     """
@@ -286,25 +336,6 @@ def sensitivity_figure_from(
         if finite:
             traces[0]["zmin"] = min(finite)
             traces[0]["zmax"] = max(min(max(finite), 2 * target), min(finite) + 1e-9)
-    bad = [
-        (x, y)
-        for y, row in zip(ys, grid.values, strict=True)
-        for x, v in zip(xs, row, strict=True)
-        if v is None
-    ]
-    if bad:
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "unstable",
-                "x": [b[0] for b in bad],
-                "y": [b[1] for b in bad],
-                "marker": {"symbol": "x-thin", "size": 14, "line": {"width": 2, "color": sty.UNSTABLE}},
-                "hoverinfo": "skip",
-                "meta": {"kind": "unstable"},
-            }
-        )
     for i, (label, (tok, pool)) in enumerate(marks.items()):
         if str(tok) in xs and str(pool) in ys:
             traces.append(
@@ -315,16 +346,19 @@ def sensitivity_figure_from(
                     "x": [str(tok)],
                     "y": [str(pool)],
                     "meta": {"kind": "mark", "label": label},
+                    # An open square frames the cell, so its number stays readable.
                     "marker": {
-                        "symbol": "star" if label == "recommended" else "circle-open",
-                        "size": 18,
+                        "symbol": "square-open",
+                        "size": 30 if label == "recommended" else 24,
                         "color": sty.color_for(label, i),
-                        "line": {"width": 2, "color": "white"},
+                        "line": {"width": 3 if label == "recommended" else 2},
                     },
+                    "hovertemplate": f"{label}: {tok} tokens, DB pool {pool}<extra></extra>",
                 }
             )
     title = "p99 latency at peak (ms)" if p99 else "saturation rate (rps)"
     lay = sty.layout(f"Sensitivity: {title}", "thread tokens per worker", "DB pool size per worker")
+    lay["plot_bgcolor"] = "#e6eaec"  # the colour of a blank (unstable) cell
     lay["xaxis"]["type"] = "category"
     lay["yaxis"]["type"] = "category"
     return go.Figure(data=traces, layout=lay)

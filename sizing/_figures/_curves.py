@@ -99,27 +99,49 @@ def latency_figure_from(
     for p in [*measured, *simulated]:
         all_y += [v for v in (p.mean_ms, p.p99_ms) if v is not None]
     y1 = sty.y_top(all_y, slo_ms)
+    notes: list[dict[str, Any]] = []
     for i, c in enumerate(curves):
         if c.saturation_rps > 0:
+            color = sty.color_for(c.label, i)
+            where = sty.STAGE_LABELS.get(c.bottleneck, c.bottleneck)
             traces.append(
                 sty.vline(
-                    f"{c.label} saturates: {c.saturation_rps:.4g} rps "
-                    f"({sty.STAGE_LABELS.get(c.bottleneck, c.bottleneck)})",
+                    f"{c.label} saturates: {c.saturation_rps:.4g} rps ({where})",
                     c.saturation_rps,
                     0.0,
                     y1,
-                    sty.color_for(c.label, i),
+                    color,
                     dash="dash",
                     meta={"kind": "saturation", "curve": c.label},
                 )
             )
+            # Staggered so two saturation labels close together do not print over each other.
+            notes.append(
+                sty.note(
+                    f"{c.label} saturates {c.saturation_rps:.4g} ({where})",
+                    c.saturation_rps,
+                    y1 * (0.97 - 0.08 * i),
+                    color,
+                    xanchor="right",
+                    yanchor="top",
+                )
+            )
     traces.append(
-        sty.hline(f"p99 target {slo_ms:g} ms", slo_ms, 0.0, top_x, sty.TARGET, meta={"kind": "slo"})
+        sty.hline(f"p99 target {slo_ms:g} ms", slo_ms, 0.0, top_x * 1.02, sty.TARGET, meta={"kind": "slo"})
+    )
+    notes.append(
+        sty.note(f"p99 target {slo_ms:g} ms", 0.0, slo_ms, sty.TARGET, xanchor="left", yanchor="bottom")
     )
     traces.append(sty.vline(f"peak {peak_rps:.4g} rps", peak_rps, 0.0, y1, sty.PEAK, meta={"kind": "peak"}))
+    notes.append(sty.note(f"peak {peak_rps:.4g}", peak_rps, 0.0, sty.PEAK, xanchor="left", yanchor="bottom"))
     traces += _overlay(measured, "measured", sty.MEASURED, ("diamond", "diamond-open"))
     traces += _overlay(simulated, "simulated", sty.SIMULATED, ("square", "square-open"))
-    lay = sty.layout("Latency against request rate", "requests per second (whole service)", "latency (ms)")
+    lay = sty.layout(
+        "Latency against request rate",
+        "requests per second (whole service)",
+        "latency (ms)",
+        annotations=notes,
+    )
     lay["yaxis"]["range"] = [0.0, y1]
     lay["xaxis"]["range"] = [0.0, top_x * 1.02]
     return go.Figure(data=traces, layout=lay)
@@ -169,6 +191,7 @@ def blocking_figure_from(sweep: BlockingSweep, *, slo_ms: float) -> go.Figure:
         },
         sty.hline(f"p99 target {slo_ms:g} ms", slo_ms, 0.0, x[-1], sty.TARGET, meta={"kind": "slo"}),
     ]
+    notes = [sty.note(f"p99 target {slo_ms:g} ms", 0.0, slo_ms, sty.TARGET, xanchor="left", yanchor="bottom")]
     if sweep.saturation_ms is not None:
         traces.append(
             sty.vline(
@@ -181,5 +204,16 @@ def blocking_figure_from(sweep: BlockingSweep, *, slo_ms: float) -> go.Figure:
                 meta={"kind": "saturation"},
             )
         )
+        notes.append(
+            sty.note(
+                f"event loop saturates at {sweep.saturation_ms:.3g} ms",
+                sweep.saturation_ms,
+                y1 * 0.97,
+                sty.UNSTABLE,
+                xanchor="right",
+                yanchor="top",
+            )
+        )
     lay["yaxis"]["range"] = [0.0, y1]
+    lay["annotations"] = notes
     return go.Figure(data=traces, layout=lay)

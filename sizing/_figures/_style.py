@@ -35,10 +35,10 @@ def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, An
     base: dict[str, Any] = {
         "title": {"text": title, "font": {"size": 15}},
         "height": HEIGHT,
-        "margin": {"l": 55, "r": 15, "t": 45, "b": 45},
+        "margin": {"l": 55, "r": 20, "t": 45, "b": 90},
         "xaxis": {"title": {"text": x_title}, "gridcolor": GRID, "zeroline": False},
         "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "zeroline": False},
-        "legend": {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}},
+        "legend": {"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0, "font": {"size": 11}},
         "hovermode": "closest",
     }
     base.update(extra)
@@ -46,7 +46,7 @@ def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, An
 
 
 def hline(name: str, y: float, x0: float, x1: float, color: str, **extra: Any) -> dict[str, Any]:
-    """A horizontal reference line as a trace: unlike a shape it gets a legend entry and hover text."""
+    """A horizontal reference line as a trace (hover text; labelled with `note`, not in the legend)."""
     return {
         "type": "scatter",
         "mode": "lines",
@@ -55,6 +55,7 @@ def hline(name: str, y: float, x0: float, x1: float, color: str, **extra: Any) -
         "y": [y, y],
         "line": {"color": color, "dash": "dash", "width": 1.5},
         "hovertemplate": f"{name}<extra></extra>",
+        "showlegend": False,
         **extra,
     }
 
@@ -70,6 +71,41 @@ def vline(
         "y": [y0, y1],
         "line": {"color": color, "dash": dash, "width": 1.5},
         "hovertemplate": f"{name}<extra></extra>",
+        "showlegend": False,
+        **extra,
+    }
+
+
+def hshape(
+    name: str, y: float, color: str, *, xref: str = "x", yref: str = "y", dash: str = "dash"
+) -> dict[str, Any]:
+    """A horizontal line across a whole (category) axis: a shape spans the axis' domain, a trace cannot."""
+    return {
+        "type": "line",
+        "name": name,
+        "xref": f"{xref} domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": yref,
+        "y0": y,
+        "y1": y,
+        "line": {"color": color, "dash": dash, "width": 1.5},
+    }
+
+
+def note(
+    text: str, x: float | str, y: float, color: str, *, xref: str = "x", yref: str = "y", **extra: Any
+) -> dict[str, Any]:
+    """A small label next to a reference line, in the line's colour."""
+    return {
+        "text": text,
+        "x": x,
+        "y": y,
+        "xref": xref,
+        "yref": yref,
+        "showarrow": False,
+        "font": {"size": 10, "color": color},
+        "bgcolor": "rgba(251,251,248,0.8)",
         **extra,
     }
 
