@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from sizing._lifecycle import request_phases
 from sizing._realserver._app import HANDOFF_BODY_MS
 from sizing._realserver._loadgen import LoadSpec
-from sizing._realserver._measure import analyze, drive
+from sizing._realserver._measure import MAX_RQ_WAIT_MS, PointRun, analyze, drive
 from sizing._realserver._plan import burn_plan, nominal_capacities
 from sizing._realserver._server import Server
 from sizing._scenario import Scenario
@@ -80,8 +81,31 @@ def _trivial(server: Server, rate: float, seconds: float, seed: int) -> tuple[An
         drain_s=5.0,
         prewarm=prewarm_for(rate, 0.002),
     )
-    run = drive(server, spec, sample_s=0.5)
+    run, _ = quiet_drive(server, spec)
     return run, analyze(run, rate=rate, warmup_s=min(0.5, seconds / 4), class_names=["trivial"])
+
+
+def _rq_per_request(run: PointRun) -> float:
+    return run.rq_wait_s * 1000.0 / max(len(run.load.sched), 1)
+
+
+def quiet_drive(
+    server: Server, spec: LoadSpec, *, attempts: int = 3, after: Callable[[], Any] | None = None
+) -> tuple[PointRun, Any]:
+    """`drive` (then `after()`), repeated while other processes kept our threads waiting for a CPU.
+
+    Returns the quietest run and what `after` returned right after it.
+    """
+    best: tuple[PointRun, Any] | None = None
+    for _ in range(attempts):
+        run = drive(server, spec, sample_s=0.5)
+        extra = after() if after is not None else None
+        if best is None or _rq_per_request(run) < _rq_per_request(best[0]):
+            best = (run, extra)
+        if _rq_per_request(run) <= MAX_RQ_WAIT_MS:
+            break
+    assert best is not None
+    return best
 
 
 def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
@@ -95,6 +119,10 @@ def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
     per = _cpu_per_request(s, None, cal.idle_cpu, done)
     cal.trivial_server_cpu_ms = per
     cal.overhead_ms = cal.trivial_latency_ms - (per if math.isfinite(per) else 0.0)
+    cal.notes.append(
+        f"client overhead: trivial round trip {cal.trivial_latency_ms:.3f} ms at 100 rps, server CPU "
+        f"{per:.3f} ms; run-queue wait {_rq_per_request(run):.3f} ms/request"
+    )
 
 
 def _ceiling(server: Server, cal: CalibrationData, top_rps: float, seed: int) -> None:
@@ -189,8 +217,7 @@ def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int
             drain_s=15.0,
             prewarm=prewarm_for(rate, 0.3),
         )
-        run = drive(server, spec, sample_s=0.5)
-        bodies = sorted(server.handoff_bodies())
+        run, bodies = quiet_drive(server, spec, after=lambda: sorted(server.handoff_bodies()))
     finally:
         server.configure(tokens=scenario.deployment.thread_tokens)
     t0 = run.load.t0
@@ -208,7 +235,8 @@ def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int
     cal.notes.append(
         f"hand-off: a time.sleep({HANDOFF_BODY_MS:g} ms) `def` body at 1 token, saturated: token cycle "
         f"{cycle:.3f} ms, of which the sleep as measured in the thread {body:.3f} ms (timer and GIL "
-        f"re-acquisition included) and the gap to the next body {cycle - body:.3f} ms"
+        f"re-acquisition included) and the gap to the next body {cycle - body:.3f} ms; run-queue wait "
+        f"{_rq_per_request(run):.3f} ms/request"
     )
 
 
