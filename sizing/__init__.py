@@ -79,3 +79,26 @@ __all__ += [
     "mmck",
     "poisson_pool_size",
 ]
+
+# Figures (plotly, no Streamlit): what the app draws, as pure functions of a scenario.
+from sizing._figures import (  # noqa: E402
+    blocking_figure,
+    db_budget_figure,
+    latency_curve_figure,
+    recommended_deployment,
+    sensitivity_figure,
+    simulation_figure,
+    utilization_figure,
+    wait_sweep_figure,
+)
+
+__all__ += [
+    "blocking_figure",
+    "db_budget_figure",
+    "latency_curve_figure",
+    "recommended_deployment",
+    "sensitivity_figure",
+    "simulation_figure",
+    "utilization_figure",
+    "wait_sweep_figure",
+]
