@@ -17,12 +17,12 @@ import numpy as np
 from sizing._lifecycle import request_phases
 from sizing._realserver._app import HANDOFF_BODY_MS
 from sizing._realserver._loadgen import LoadSpec
-from sizing._realserver._measure import MAX_RQ_WAIT_MS, PointRun, analyze, drive
+from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import burn_plan, nominal_capacities
 from sizing._realserver._server import Server
 from sizing._scenario import Scenario
 
-__all__ = ["CalibrationData", "calibrate", "fidelity", "prewarm_for"]
+__all__ = ["CalibrationData", "calibrate", "fidelity", "idle_rate", "prewarm_for"]
 
 
 @dataclass(slots=True)
@@ -31,6 +31,7 @@ class CalibrationData:
     trivial_latency_ms: float = 0.0
     trivial_server_cpu_ms: float = 0.0
     idle_cpu: float = 0.0
+    poll_cpu_s: float = 0.0
     framework_cpu_ms: dict[str, float] = field(default_factory=dict)
     cpu_ms_emulated: dict[str, float] = field(default_factory=dict)
     burn_plan_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -41,6 +42,9 @@ class CalibrationData:
     sleep_overshoot_ms: dict[str, float] = field(default_factory=dict)
     burn_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
+
+
+_CAL_SAMPLE_S = 0.5
 
 
 def prewarm_for(rate: float, latency_s: float) -> int:
@@ -61,12 +65,27 @@ def _cpu_per_request(samples: list[dict[str, Any]], key: str | None, idle_cpu: f
     return max(cpu, 0.0) / done * 1000.0
 
 
-def _idle_cpu(server: Server) -> float:
-    """The idle server's own CPU rate (cores): uvicorn's timers, the sampler's polls."""
+def _idle_cpu(server: Server, cal: CalibrationData) -> None:
+    """The idle server's own CPU rate (cores), and what one /_stats sample costs it (CPU seconds)."""
     a = server.stats()
     time.sleep(1.0)
     b = server.stats()
-    return max(float(b["cpu_s"] - a["cpu_s"]) / float(b["t"] - a["t"]), 0.0)
+    base = max(float(b["cpu_s"] - a["cpu_s"]) / float(b["t"] - a["t"]), 0.0)
+    for _ in range(20):
+        time.sleep(0.05)
+        c = server.stats()
+    polled = float(c["cpu_s"] - b["cpu_s"]) / float(c["t"] - b["t"])
+    cal.poll_cpu_s = max((polled - base) / 20.0, 0.0) * float(c["t"] - b["t"])
+    cal.idle_cpu = base
+    cal.notes.append(
+        f"idle server: {base:.4f} cores; one /_stats sample costs {cal.poll_cpu_s * 1000:.3f} ms of server CPU "
+        "(taken off the CPU per request)"
+    )
+
+
+def idle_rate(cal: CalibrationData, sample_s: float) -> float:
+    """The idle server's CPU rate (cores) while sampled every `sample_s`."""
+    return cal.idle_cpu + cal.poll_cpu_s / sample_s
 
 
 def _trivial(server: Server, rate: float, seconds: float, seed: int) -> tuple[Any, Any]:
@@ -85,24 +104,20 @@ def _trivial(server: Server, rate: float, seconds: float, seed: int) -> tuple[An
     return run, analyze(run, rate=rate, warmup_s=min(0.5, seconds / 4), class_names=["trivial"])
 
 
-def _rq_per_request(run: PointRun) -> float:
-    return run.rq_wait_s * 1000.0 / max(len(run.load.sched), 1)
-
-
 def quiet_drive(
     server: Server, spec: LoadSpec, *, attempts: int = 3, after: Callable[[], Any] | None = None
 ) -> tuple[PointRun, Any]:
-    """`drive` (then `after()`), repeated while other processes kept our threads waiting for a CPU.
+    """`drive` (then `after()`), repeated while other processes took CPU during it (see `disturbed`).
 
     Returns the quietest run and what `after` returned right after it.
     """
     best: tuple[PointRun, Any] | None = None
     for _ in range(attempts):
-        run = drive(server, spec, sample_s=0.5)
+        run = drive(server, spec, sample_s=_CAL_SAMPLE_S)
         extra = after() if after is not None else None
-        if best is None or _rq_per_request(run) < _rq_per_request(best[0]):
+        if best is None or run.other_cpu < best[0].other_cpu:
             best = (run, extra)
-        if _rq_per_request(run) <= MAX_RQ_WAIT_MS:
+        if not disturbed(run):
             break
     assert best is not None
     return best
@@ -116,12 +131,12 @@ def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
     if len(s) > 1:
         finished = run.load.t0 + run.load.done
         done = int(np.sum((finished >= s[0]["t"]) & (finished <= s[-1]["t"])))
-    per = _cpu_per_request(s, None, cal.idle_cpu, done)
+    per = _cpu_per_request(s, None, idle_rate(cal, _CAL_SAMPLE_S), done)
     cal.trivial_server_cpu_ms = per
     cal.overhead_ms = cal.trivial_latency_ms - (per if math.isfinite(per) else 0.0)
     cal.notes.append(
         f"client overhead: trivial round trip {cal.trivial_latency_ms:.3f} ms at 100 rps, server CPU "
-        f"{per:.3f} ms; run-queue wait {_rq_per_request(run):.3f} ms/request"
+        f"{per:.3f} ms; other processes {run.other_cpu:.2f} cores"
     )
 
 
@@ -180,8 +195,8 @@ def _framework(server: Server, scenario: Scenario, cal: CalibrationData, seed: i
             drain_s=max(5.0, 20 * lat_s),
             prewarm=prewarm_for(rate, lat_s),
         )
-        run = drive(server, spec, sample_s=0.5)
-        per = _cpu_per_request(run.samples, f"done.{c}", cal.idle_cpu, 0)
+        run = drive(server, spec, sample_s=_CAL_SAMPLE_S)
+        per = _cpu_per_request(run.samples, f"done.{c}", idle_rate(cal, _CAL_SAMPLE_S), 0)
         cal.framework_cpu_ms[ep.name] = per
         cal.cpu_ms_emulated[ep.name] = max(ep.cpu_ms, per) if math.isfinite(per) else ep.cpu_ms
         plan = burn_plan(ep, per if math.isfinite(per) else 0.0)
@@ -235,8 +250,8 @@ def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int
     cal.notes.append(
         f"hand-off: a time.sleep({HANDOFF_BODY_MS:g} ms) `def` body at 1 token, saturated: token cycle "
         f"{cycle:.3f} ms, of which the sleep as measured in the thread {body:.3f} ms (timer and GIL "
-        f"re-acquisition included) and the gap to the next body {cycle - body:.3f} ms; run-queue wait "
-        f"{_rq_per_request(run):.3f} ms/request"
+        f"re-acquisition included) and the gap to the next body {cycle - body:.3f} ms; other processes "
+        f"{run.other_cpu:.2f} cores"
     )
 
 
@@ -244,7 +259,7 @@ def calibrate(
     server: Server, scenario: Scenario, *, seed: int, ceiling_up_to: float | None
 ) -> CalibrationData:
     cal = CalibrationData()
-    cal.idle_cpu = _idle_cpu(server)
+    _idle_cpu(server, cal)
     _overhead(server, cal, seed)
     if ceiling_up_to is not None:
         _ceiling(server, cal, ceiling_up_to, seed)

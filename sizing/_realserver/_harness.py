@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from sizing._lifecycle import request_phases
-from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, prewarm_for
+from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, idle_rate, prewarm_for
 from sizing._realserver._loadgen import LoadSpec
-from sizing._realserver._measure import MAX_RQ_WAIT_FRACTION, MAX_RQ_WAIT_MS, PointRun, analyze, drive
+from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._predict import predict
 from sizing._realserver._report import Calibration, PointReport, ValidationReport, verdict
@@ -31,6 +31,7 @@ MAX_TOKENS = 2000
 MAX_CONNECTIONS = 8000
 MAX_PREWARM = 6000
 MAX_BACKLOG = 5000
+POINT_SAMPLE_S = 0.1  # limiter and pools sampled ten times a second during a point
 
 
 def check_scenario(scenario: Scenario) -> None:
@@ -136,13 +137,12 @@ def _run_point(
     attempts = 0
     for _ in range(retries + 1):
         attempts += 1
-        run = drive(server, spec, generators=generators)
+        run = drive(server, spec, generators=generators, sample_s=POINT_SAMPLE_S)
         if not server.proc.alive():
             raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
-        per_request = run.rq_wait_s * 1000.0 / max(len(run.load.sched), 1)
-        if best is None or per_request < best.rq_wait_s * 1000.0 / max(len(best.load.sched), 1):
+        if best is None or run.other_cpu < best.other_cpu:
             best = run
-        if per_request <= max(MAX_RQ_WAIT_MS, MAX_RQ_WAIT_FRACTION * lat_s * 1000.0):
+        if not disturbed(run):
             break
         time.sleep(2.0)
     assert best is not None
@@ -242,6 +242,7 @@ def validate(
                     attempts=attempts,
                     passes=sum(e.share * e.token_passes for e in scenario.endpoints),
                     workers=scenario.deployment.workers_per_host,
+                    idle_cpu=idle_rate(cal, POINT_SAMPLE_S),
                 )
                 emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
