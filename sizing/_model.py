@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from sizing._findings import findings_for
-from sizing._latency import COARSE_GRID, LatencyDistribution, mixture_quantile
+from sizing._latency import COARSE_GRID, mixture_quantile
 from sizing._results import Evaluation, Latency, Stage, StageName
 from sizing._scenario import Deployment, Scenario
 from sizing._stages import WorkerSolution, solve_worker
@@ -23,65 +23,41 @@ LATENCY_METHOD = (
     "sum of stage waits (G/G/c, exact Erlang C where both cv2 are 1) and service times, "
     "convolved numerically assuming independence"
 )
-_QUANTILES = (0.5, 0.95, 0.99)
+
+
+_NONE3: tuple[float | None, float | None, float | None] = (None, None, None)
+
+
+def _row(
+    name: str,
+    share: float,
+    method: str,
+    mean: float | None = None,
+    q: tuple[float | None, float | None, float | None] = _NONE3,
+) -> Latency:
+    return Latency(name=name, share=share, mean_ms=mean, p50_ms=q[0], p95_ms=q[1], p99_ms=q[2], method=method)
 
 
 def _latencies(scenario: Scenario, sol: WorkerSolution) -> list[Latency]:
-    shares = [e.share for e in scenario.endpoints]
+    eps = scenario.endpoints
     if not sol.stable:
-        rows = [
-            Latency(
-                name=e.name,
-                share=e.share,
-                mean_ms=None,
-                p50_ms=None,
-                p95_ms=None,
-                p99_ms=None,
-                method="unstable: a stage is past utilization 1",
-            )
-            for e in scenario.endpoints
-        ]
-        rows.append(
-            Latency(
-                name="overall",
-                share=1.0,
-                mean_ms=None,
-                p50_ms=None,
-                p95_ms=None,
-                p99_ms=None,
-                method="unstable: a stage is past utilization 1",
-            )
+        why = "unstable: a stage is past utilization 1"
+        return [_row(e.name, e.share, why) for e in eps] + [_row("overall", 1.0, why)]
+    shares = [e.share for e in eps]
+    dists = [sol.latency(i) for i in range(len(eps))]
+    rows = [
+        _row(
+            e.name, e.share, LATENCY_METHOD, d.mean_ms, (d.quantile(0.5), d.quantile(0.95), d.quantile(0.99))
         )
-        return rows
-    dists: list[LatencyDistribution] = [sol.latency(i) for i in range(len(shares))]
-    rows = []
-    for e, d in zip(scenario.endpoints, dists, strict=True):
-        p50, p95, p99 = (d.quantile(q) for q in _QUANTILES)
-        rows.append(
-            Latency(
-                name=e.name,
-                share=e.share,
-                mean_ms=d.mean_ms,
-                p50_ms=p50,
-                p95_ms=p95,
-                p99_ms=p99,
-                method=LATENCY_METHOD,
-            )
-        )
+        for e, d in zip(eps, dists, strict=True)
+    ]
     mean = math.fsum(s * d.mean_ms for s, d in zip(shares, dists, strict=True))
-    p50, p95, p99 = (mixture_quantile(dists, shares, q) for q in _QUANTILES)
-    rows.append(
-        Latency(
-            name="overall",
-            share=1.0,
-            mean_ms=mean,
-            p50_ms=p50,
-            p95_ms=p95,
-            p99_ms=p99,
-            method=LATENCY_METHOD + "; classes mixed by share",
-        )
+    q = (
+        mixture_quantile(dists, shares, 0.5),
+        mixture_quantile(dists, shares, 0.95),
+        mixture_quantile(dists, shares, 0.99),
     )
-    return rows
+    return [*rows, _row("overall", 1.0, LATENCY_METHOD + "; classes mixed by share", mean, q)]
 
 
 def _overall_p99(scenario: Scenario, sol: WorkerSolution, grid: int = 4096) -> float:

@@ -162,25 +162,17 @@ def recommend(scenario: Scenario) -> Recommendation:
     try:
         dep = z.size_workers(base)
     except _ImpossibleError as exc:
-        return _infeasible(
-            scenario, base, [Finding(code="cpu_impossible", severity="critical", message=str(exc))]
-        )
+        return _infeasible(base, "cpu_impossible", str(exc))
 
     floor = _latency_floor(scenario, dep)
     if floor > t.latency_p99_ms:
         return _infeasible(
-            scenario,
             dep,
-            [
-                Finding(
-                    code="latency_target_impossible",
-                    severity="critical",
-                    message=f"the p99 target {t.latency_p99_ms:g} ms is below what the requests take with no queueing at "
-                    f"all ({floor:.1f} ms p99 of their own CPU and I/O): no pool or thread setting can meet it; cut "
-                    "upstream latency or DB hold time, make blocking calls async, or drop token passes "
-                    "(`def` dependencies, response_model on `def` endpoints)",
-                )
-            ],
+            "latency_target_impossible",
+            f"the p99 target {t.latency_p99_ms:g} ms is below what the requests take with no queueing at "
+            f"all ({floor:.1f} ms p99 of their own CPU and I/O): no pool or thread setting can meet it; cut "
+            "upstream latency or DB hold time, make blocking calls async, or drop token passes "
+            "(`def` dependencies, response_model on `def` endpoints)",
         )
 
     budget = t.max_pool_wait_p99_ms
@@ -203,17 +195,11 @@ def recommend(scenario: Scenario) -> Recommendation:
         sized = best
     if sized is None:
         return _infeasible(
-            scenario,
             dep,
-            [
-                Finding(
-                    code="latency_target_impossible",
-                    severity="critical",
-                    message=f"no pool or token setting meets p99 {t.latency_p99_ms:g} ms at {z.peak:.4g} rps with "
-                    f"{dep.workers} workers: the CPU and event-loop waits alone take it past the target; add workers "
-                    "or hosts (lower max_cpu_utilization), or cut CPU per request",
-                )
-            ],
+            "latency_target_impossible",
+            f"no pool or token setting meets p99 {t.latency_p99_ms:g} ms at {z.peak:.4g} rps with "
+            f"{dep.workers} workers: the CPU and event-loop waits alone take it past the target; add workers "
+            "or hosts (lower max_cpu_utilization), or cut CPU per request",
         )
 
     final = _minimise(z, sized)
@@ -387,7 +373,7 @@ def _useful_token_cap(scenario: Scenario, dep: Deployment) -> int | None:
     return dep.db_pool_size + int(poisson_pool_size(outside, 1.0, 1e-3))
 
 
-def _infeasible(scenario: Scenario, dep: Deployment, why: list[Finding]) -> Recommendation:
+def _infeasible(dep: Deployment, code: str, message: str) -> Recommendation:
     settings = [
         Setting(name=n, value=getattr(dep, n), reason="not sized: see impossible")
         for n in (
@@ -399,4 +385,5 @@ def _infeasible(scenario: Scenario, dep: Deployment, why: list[Finding]) -> Reco
             "http_max_connections",
         )
     ]
+    why = [Finding(code=code, severity="critical", message=message)]
     return Recommendation(feasible=False, settings=settings, evaluation=None, impossible=why, snippets={})

@@ -17,6 +17,7 @@ __all__ = [
     "Recommendation",
     "Setting",
     "Stage",
+    "find_stage",
 ]
 
 StageName = Literal["event_loop", "cpu", "thread_tokens", "db_pool", "http_pool"]
@@ -41,6 +42,11 @@ class Stage(_Out):
     wait_mean_ms: float | None = Field(description="Mean wait per visit; None when unstable")
     wait_p99_ms: float | None = Field(description="99th percentile of the wait per visit; None when unstable")
     method: str = Field(description="The formula or approximation behind the wait")
+
+
+def find_stage(stages: list[Stage], name: str) -> Stage | None:
+    """The stage called `name`, or None (shared by evaluations and simulation results)."""
+    return next((s for s in stages if s.name == name), None)
 
 
 class Latency(_Out):
@@ -81,10 +87,7 @@ class Evaluation(_Out):
     findings: list[Finding]
 
     def stage(self, name: StageName) -> Stage | None:
-        for s in self.stages:
-            if s.name == name:
-                return s
-        return None
+        return find_stage(self.stages, name)
 
     @property
     def overall(self) -> Latency:

@@ -1,7 +1,8 @@
 """How far the analytic model (`sizing.evaluate`) is from the simulator, over a grid and on the presets.
 
 Grid: one `def` endpoint whose body waits on I/O (50 ms, cv2 0..4, lognormal as in the lifecycle) behind
-8 thread tokens, with 1..3 token passes (`def` dependencies add short passes), at token utilization
+8 thread tokens, with 1..3 token passes (short passes: `def` dependencies before the body, response validation after it),
+at token utilization
 0.3..0.95. Errors are (model - simulation) / simulation. The quick grid runs in the suite and prints its
 table (pytest -s); the full grid writes tests/data/sim_vs_model.md with its provenance:
 
@@ -20,29 +21,33 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from sizing._model import evaluate
+from sizing._presets import PRESETS, preset
 from sizing._scenario import Deployment, Endpoint, Scenario, Traffic
 from sizing._sim import SimulationResult, simulate
-
-try:
-    from sizing._model import evaluate
-except ImportError as exc:  # the model's queueing core has not landed yet
-    pytest.skip(f"sizing.evaluate is not importable yet: {exc}", allow_module_level=True)
 
 FULL = os.environ.get("SIZING_SIM_GRID") == "full"
 RHOS = (0.3, 0.5, 0.7, 0.85, 0.95) if FULL else (0.5, 0.9)
 CV2S = (0.0, 0.5, 1.0, 2.0, 4.0) if FULL else (0.0, 4.0)
-PASSES = (1, 2, 3) if FULL else (1, 3)
+# (label, def dependencies, response_model): short passes before the body, and one after it.
+_ALL_PASSES = (
+    ("1 pass", 0, False),
+    ("2 passes (dependency)", 1, False),
+    ("3 passes (2 dependencies)", 2, False),
+    ("2 passes (response model)", 0, True),
+    ("3 passes (dependency + response model)", 1, True),
+)
+PASSES = _ALL_PASSES if FULL else (_ALL_PASSES[0], _ALL_PASSES[2], _ALL_PASSES[4])
 TOKENS, IO_MS, CPU_MS = 8, 50.0, 0.2
 SEED = 20261125
 OUT = Path(__file__).parent / "data" / "sim_vs_model.md"
 FLAG = 0.10  # |p99 error| above this is flagged
 
 
-def grid_scenario(rho: float, cv2: float, passes: int) -> Scenario:
+def grid_scenario(rho: float, cv2: float, deps: int, response_model: bool = False) -> Scenario:
+    passes = 1 + deps + int(response_model)
     ep = Endpoint(name="def", share=1.0, handler="sync", cpu_ms=CPU_MS, other_io_ms=IO_MS, other_io_cv2=cv2,
-                  sync_dependencies=passes - 1)
+                  sync_dependencies=deps, response_model=response_model)
     handoff = 0.4
     hold = IO_MS + passes * (handoff + CPU_MS / (1 + passes))  # token-ms per request, no waits inside
     return Scenario(traffic=Traffic(rps=rho * TOKENS / hold * 1000.0), endpoints=[ep],
@@ -121,10 +126,6 @@ def table(rows: list[Row]) -> str:
 
 
 def _presets() -> list[tuple[str, Scenario]]:
-    try:
-        from sizing._presets import PRESETS, preset
-    except ImportError:
-        return []
     return [(f"preset: {name}", preset(name)) for name in sorted(PRESETS)]
 
 
@@ -132,9 +133,9 @@ def test_model_against_simulation() -> None:
     rows = []
     for rho in RHOS:
         for cv2 in CV2S:
-            for k in PASSES:
-                label = f"rho {rho:g}, io cv2 {cv2:g}, {k} pass{'es' if k > 1 else ''}"
-                rows.append(compare(label, grid_scenario(rho, cv2, k), requests_for(rho)))
+            for name, deps, rm in PASSES:
+                label = f"rho {rho:g}, io cv2 {cv2:g}, {name}"
+                rows.append(compare(label, grid_scenario(rho, cv2, deps, rm), requests_for(rho)))
     for label, sc in _presets():
         if evaluate(sc).stable:
             rows.append(compare(label, sc, requests_for(0.9)))
@@ -151,8 +152,9 @@ def test_model_against_simulation() -> None:
             "requests 120k per point, 240k at rho >= 0.8, 480k at rho >= 0.9); evaluate() at the same peak. "
             "Error = (model - simulation) / simulation; ± is the simulator's 95% half-width; "
             f"**!** marks |error| > {FLAG:.0%}. One `def` endpoint, 50 ms of I/O (lognormal, the cv2 given), "
-            f"{TOKENS} tokens, cpu 0.2 ms, hand-off 0.4 ms per pass; token passes 1..3 (extra passes are "
-            "`def` dependencies: cpu + hand-off only); presets at their own peak (stable ones).\n\n"
+            f"{TOKENS} tokens, cpu 0.2 ms, hand-off 0.4 ms per pass; token passes 1..3 (an extra pass is a "
+            "`def` dependency before the body or response validation after it: cpu + hand-off only); "
+            "presets at their own peak (stable ones).\n\n"
             f"{len(flagged)} of {len(rows)} rows off by more than {FLAG:.0%} on p99.\n\n" + text + "\n",
             encoding="utf-8",
         )

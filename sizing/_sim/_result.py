@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing._results import Latency, Stage
+from sizing._results import Latency, Stage, find_stage
 
 __all__ = ["LatencyHistogram", "SimulationResult"]
 
@@ -50,10 +50,7 @@ class SimulationResult(_Out):
     notes: list[str] = Field(description="Assumptions and warnings, one sentence each")
 
     def stage(self, name: str) -> Stage | None:
-        for s in self.stages:
-            if s.name == name:
-                return s
-        return None
+        return find_stage(self.stages, name)
 
     @property
     def overall(self) -> Latency:
