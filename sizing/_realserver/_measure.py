@@ -24,7 +24,7 @@ import numpy as np
 
 from sizing._realserver._loadgen import LoadResult, LoadSpec, runqueue_wait_s
 from sizing._realserver._report import ClassLatency, Measured
-from sizing._realserver._server import OwnedProcess, Server, check_stop, child_env
+from sizing._realserver._server import OwnedProcess, Server, check_stop, child_env, stop_fd
 
 __all__ = [
     "MAX_LAG_P99_MS",
@@ -112,8 +112,9 @@ def _read_until(fd: int, buf: bytearray, deadline: float, *, line: bool) -> None
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("load generator did not answer in time")
-        ready, _, _ = select.select([fd], [], [], min(left, 0.5))  # wake up for check_stop()
-        if not ready:
+        ready, _, _ = select.select([fd, *stop_fd()], [], [], min(left, 0.5))
+        check_stop()
+        if fd not in ready:
             continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:

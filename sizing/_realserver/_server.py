@@ -28,7 +28,15 @@ import httpx
 from sizing._realserver._app import CONFIG_ENV
 from sizing._scenario import Scenario
 
-__all__ = ["OwnedProcess", "Server", "check_stop", "free_port", "sigterm_as_interrupt", "start_server"]
+__all__ = [
+    "OwnedProcess",
+    "Server",
+    "check_stop",
+    "free_port",
+    "sigterm_as_interrupt",
+    "start_server",
+    "stop_fd",
+]
 
 _PR_SET_PDEATHSIG = 1
 LOOPBACK = "127.0.0.1"
@@ -131,7 +139,14 @@ def group_alive(pgid: int) -> bool:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (and SIGINT) into KeyboardInterrupt for the duration, so `finally` blocks stop the children."""
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the duration, so `finally` blocks stop the children.
+
+    Python 3.11 can leave a signal's handler unrun while the main thread sleeps and another thread takes
+    and drops the GIL (seen here: the first SIGTERM ignored, the second obeyed). So the C-level handler also
+    writes to a wakeup pipe that every wait of the harness selects on (`stop_fd`), and `check_stop()`
+    reads it: a signal stops the run even when its Python handler never runs.
+    """
+    global _WAKE_R
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -141,24 +156,44 @@ def sigterm_as_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt(f"signal {signum}")
 
     _STOP.clear()
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    _WAKE_R = r
     try:
         yield
     finally:
+        signal.set_wakeup_fd(old_fd)
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _WAKE_R = -1
+        os.close(r)
+        os.close(w)
         _STOP.clear()
 
 
-# Set by the signal handler: an interrupt raised where the standard library absorbs it (seen once, in a
-# run that carried on after SIGTERM) still stops the run at the next `check_stop()`.
 _STOP = threading.Event()
+_WAKE_R = -1
+
+
+def stop_fd() -> list[int]:
+    """The wakeup pipe to add to a select() ([] outside `sigterm_as_interrupt`)."""
+    return [_WAKE_R] if _WAKE_R >= 0 else []
 
 
 def check_stop() -> None:
     """Raise KeyboardInterrupt if SIGTERM or SIGINT arrived during `sigterm_as_interrupt`."""
+    if _WAKE_R >= 0:
+        try:
+            data = os.read(_WAKE_R, 64)
+        except BlockingIOError:
+            data = b""
+        if data:
+            _STOP.set()
     if _STOP.is_set():
-        raise KeyboardInterrupt("signal 15")
+        raise KeyboardInterrupt("signal received")
 
 
 def loop_and_http() -> tuple[str, str]:
