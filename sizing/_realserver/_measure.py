@@ -24,7 +24,7 @@ import numpy as np
 
 from sizing._realserver._loadgen import LoadResult, LoadSpec, runqueue_wait_s
 from sizing._realserver._report import ClassLatency, Measured
-from sizing._realserver._server import OwnedProcess, Server, check_stop, child_env, stop_fd
+from sizing._realserver._server import OwnedProcess, Server, child_env
 
 __all__ = [
     "MAX_LAG_P99_MS",
@@ -108,13 +108,11 @@ class _Sampler(threading.Thread):
 def _read_until(fd: int, buf: bytearray, deadline: float, *, line: bool) -> None:
     """Read from `fd` into `buf` until a newline (`line`) or EOF, or raise TimeoutError at `deadline`."""
     while not (line and b"\n" in buf):
-        check_stop()
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("load generator did not answer in time")
-        ready, _, _ = select.select([fd, *stop_fd()], [], [], min(left, 0.5))
-        check_stop()
-        if fd not in ready:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
             continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
@@ -130,7 +128,6 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     Each generator opens its connections, says "ready", and all start the schedule at one shared instant,
     so their start-up time is neither in the schedule nor in the latencies.
     """
-    check_stop()
     bound_s = 30.0 + spec.seconds + spec.drain_s + 15.0
     procs: list[OwnedProcess] = []
     errs: list[IO[bytes]] = []
@@ -191,7 +188,6 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
             f.close()
         if sampler.is_alive():
             sampler.join(timeout=10.0)
-    check_stop()
     load = LoadResult.merge(parts)
     span = max(time.monotonic() - start_at, 1e-3)
     gen_cpu = sum(p.cpu_s for p in parts)

@@ -28,15 +28,7 @@ import httpx
 from sizing._realserver._app import CONFIG_ENV
 from sizing._scenario import Scenario
 
-__all__ = [
-    "OwnedProcess",
-    "Server",
-    "check_stop",
-    "free_port",
-    "sigterm_as_interrupt",
-    "start_server",
-    "stop_fd",
-]
+__all__ = ["OwnedProcess", "Server", "free_port", "sigterm_as_interrupt", "start_server"]
 
 _PR_SET_PDEATHSIG = 1
 LOOPBACK = "127.0.0.1"
@@ -139,61 +131,19 @@ def group_alive(pgid: int) -> bool:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the duration, so `finally` blocks stop the children.
-
-    Python 3.11 can leave a signal's handler unrun while the main thread sleeps and another thread takes
-    and drops the GIL (seen here: the first SIGTERM ignored, the second obeyed). So the C-level handler also
-    writes to a wakeup pipe that every wait of the harness selects on (`stop_fd`), and `check_stop()`
-    reads it: a signal stops the run even when its Python handler never runs.
-    """
-    global _WAKE_R
+    """Turn SIGTERM into KeyboardInterrupt for the duration, so `finally` blocks stop the children."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        _STOP.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
-    _STOP.clear()
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    os.set_blocking(w, False)
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    _WAKE_R = r
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        signal.set_wakeup_fd(old_fd)
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        _WAKE_R = -1
-        os.close(r)
-        os.close(w)
-        _STOP.clear()
-
-
-_STOP = threading.Event()
-_WAKE_R = -1
-
-
-def stop_fd() -> list[int]:
-    """The wakeup pipe to add to a select() ([] outside `sigterm_as_interrupt`)."""
-    return [_WAKE_R] if _WAKE_R >= 0 else []
-
-
-def check_stop() -> None:
-    """Raise KeyboardInterrupt if SIGTERM or SIGINT arrived during `sigterm_as_interrupt`."""
-    if _WAKE_R >= 0:
-        try:
-            data = os.read(_WAKE_R, 64)
-        except BlockingIOError:
-            data = b""
-        if data:
-            _STOP.set()
-    if _STOP.is_set():
-        raise KeyboardInterrupt("signal received")
+        signal.signal(signal.SIGTERM, previous)
 
 
 def loop_and_http() -> tuple[str, str]:
