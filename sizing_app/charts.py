@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from sizing import Evaluation, Recommendation
 from sizing._figures._data import PointEstimate
-from sizing._results import Evaluation, Recommendation
 from sizing_app import compute
+from sizing_app.guard import guarded
 
 HEAT_METRICS = {"p99 at peak (ms)": "p99", "max rps": "max_rps"}
 _CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -19,6 +20,7 @@ def _plot(fig: object, key: str) -> None:
 
 
 @st.fragment
+@guarded
 def _sensitivity(sj: str, rj: str | None) -> None:
     # A fragment: switching the colour metric recomputes this panel only, not the page.
     choice = st.segmented_control(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from sizing import Evaluation, Recommendation, Scenario, Stage
 from sizing import _appservice as svc
 from sizing._figures import _capacity as cap
 from sizing._figures import _curves as cur
@@ -22,8 +23,6 @@ from sizing._figures._data import (
     WaitSweep,
     budget_bars,
 )
-from sizing._results import Evaluation, Recommendation, Stage
-from sizing._scenario import Scenario
 
 _N = 64  # entries per cache: a session explores a few dozen scenarios, and each entry is small
 

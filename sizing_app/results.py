@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from sizing import Evaluation, Finding, Recommendation, Scenario
 from sizing import _appservice as svc
 from sizing._report import evaluation_markdown
-from sizing._results import Evaluation, Finding, Recommendation
-from sizing._scenario import Scenario
 from sizing._snippets import SHELL_SNIPPETS
 
 _BADGE = {

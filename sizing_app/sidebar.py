@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from sizing import PRESETS
 from sizing._appservice import ENDPOINT_COLUMNS, FIELDS, Column, Field
-from sizing._presets import PRESETS
 from sizing_app import state as ss
 
 _GROUPS = (

@@ -14,12 +14,11 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from sizing import SimulationResult, simulate
+from sizing import Latency, Scenario, SimulationResult, simulate
 from sizing import _appservice as svc
 from sizing._figures import simulated_point, simulation_figure
 from sizing._figures._data import PointEstimate
-from sizing._results import Latency
-from sizing._scenario import Scenario
+from sizing_app.guard import guarded
 
 REQUESTS = {"50,000 (about 2 s)": 50_000, "200,000": 200_000, "1,000,000 (precise tails)": 1_000_000}
 _DEFAULT = "200,000"
@@ -83,6 +82,7 @@ def _table(res: SimulationResult, analytic: Latency | None) -> str:
 
 
 @st.fragment
+@guarded
 def panel(sj: str, analytic: Latency | None, what: str) -> None:
     # A fragment: choosing the size or pressing Run reruns this panel only; the page reruns once, at the
     # end, so the latency chart picks up the simulated points.

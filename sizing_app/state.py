@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from sizing import Scenario, preset
 from sizing._appservice import (
     FIELDS,
     InputError,
@@ -24,8 +25,6 @@ from sizing._appservice import (
     short_values,
     values_from_scenario,
 )
-from sizing._presets import preset
-from sizing._scenario import Scenario
 
 ROWS = "endpoint_rows"
 EDITOR_VERSION = "endpoint_editor_version"

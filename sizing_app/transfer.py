@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from sizing import Scenario
 from sizing import _appservice as svc
 from sizing._figures._data import PointEstimate
-from sizing._scenario import Scenario
 from sizing_app import state as ss
 
 MEASURED_FILE = "measured_file"

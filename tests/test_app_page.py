@@ -137,7 +137,7 @@ def test_endpoint_table_edits_change_the_numbers() -> None:
     assert int(metrics(at)["DB pool"]) > int(before["DB pool"])
     at.session_state["endpoint_editor_0"] = {
         "edited_rows": {},
-        "added_rows": [{"name": "report", "share": 0.1, "handler": "sync"}],
+        "added_rows": [{"name": "report", "share": 0.1, "handler": "sync", "response_model": False}],
         "deleted_rows": [],
     }
     at.run()

@@ -8,18 +8,26 @@ from typing import Any
 import plotly.io as pio
 import pytest
 
-from sizing import Deployment, Endpoint, Scenario, Targets, Traffic, latency_at, preset, recommend, stages_at
-from sizing._figures import (
-    PointEstimate,
+from sizing import (
+    Deployment,
+    Endpoint,
+    Scenario,
+    Targets,
+    Traffic,
     blocking_figure,
     db_budget_figure,
+    latency_at,
     latency_curve_figure,
+    preset,
+    recommend,
     recommended_deployment,
     sensitivity_figure,
     simulation_figure,
+    stages_at,
     utilization_figure,
     wait_sweep_figure,
 )
+from sizing._figures import PointEstimate
 from sizing._figures._data import blocking_sweep, count_grid, latency_curve, sweep_values
 from sizing._model import max_rps
 
