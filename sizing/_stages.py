@@ -223,8 +223,10 @@ def solve_worker(
     token_job = _queue("thread_tokens", jobs, _token_servers(dep), ca2)
     stages["thread_tokens"] = _per_visit(token_job, passes, full_waits)
 
-    token_waits = (token_job.wait, _scaled(token_job.wait, post_scale))
-    pieces = [_latency_pieces(phases, stages, loop_cpu_wait, token_waits) for _, _, phases in classes]
+    pieces = [
+        _latency_pieces(phases, stages, loop_cpu_wait, _token_wait_pieces(token_job, phases, post_scale))
+        for _, _, phases in classes
+    ]
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
     return WorkerSolution(rate, {n: stages[n] for n in order}, pieces)
 
@@ -289,6 +291,30 @@ def _scaled(w: Wait, scale: float) -> Wait:
     return w if w.p_wait <= 0 or scale == 1.0 else Wait(w.p_wait, w.rate_per_ms / scale)
 
 
+def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale: float) -> list[Wait]:
+    """A request's token waits, as independent pieces for the convolution.
+
+    The wait after the longest pass is not independent of the first: the queue a request found on arrival
+    is mostly still there one body later when the queue relaxes slowly (relaxation time of M/M/c,
+    hold / (c (1 - sqrt(rho))^2)). With r = exp(-gap / relaxation) the later wait is split into a part
+    moving with the first (a scaled copy of it) and an independent rest; the mean is unchanged.
+    """
+    flags = _pays_full_wait(phases)
+    if not flags or job.wait.p_wait <= 0:
+        return []
+    later = post_scale * sum(1 for f in flags if f is None)
+    if later <= 0:
+        return [job.wait]
+    tokens = [p for p in phases if p.holds == "token"]
+    gap = max(p.hold_ms for p in tokens)
+    relax = job.hold_ms / (job.servers * (1.0 - math.sqrt(job.utilization)) ** 2)
+    r = math.exp(-gap / relax)
+    pieces = [_scaled(job.wait, 1.0 + later * r)]
+    if later * (1.0 - r) > 1e-12:
+        pieces.append(_scaled(job.wait, later * (1.0 - r)))
+    return pieces
+
+
 def _per_visit(job: StageSolution, passes: _Visits, full_waits: float) -> StageSolution:
     """The token stage as seen per pass (what the simulator and the server measure), from the per-request queue.
 
@@ -315,20 +341,19 @@ def _latency_pieces(
     phases: tuple[Phase, ...],
     stages: dict[StageName, StageSolution],
     loop_cpu_wait: Wait,
-    token_waits: tuple[Wait, Wait],
+    token_waits: list[Wait],
 ) -> tuple[float, list[Wait], list[Service]]:
     by_step: dict[str, StageName] = {"cpu": "cpu", "db": "db_pool", "http": "http_pool"}
     shift = 0.0
     waits: list[Wait] = []
     services: list[Service] = []
-    full = iter(_pays_full_wait(phases))
+    first_pass = True
     for phase in phases:
         if phase.holds == "loop":
             waits.append(stages["event_loop"].wait)
-        elif phase.holds == "token":
-            flag = next(full)
-            if flag is not False:
-                waits.append(token_waits[0] if flag else token_waits[1])
+        elif phase.holds == "token" and first_pass:
+            waits.extend(token_waits)
+            first_pass = False
         shift += phase.handoff_ms
         for step in phase.steps:
             if step.kind == "cpu" and phase.holds == "loop":
