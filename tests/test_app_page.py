@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -282,7 +281,3 @@ def test_simulation_check_overlays_the_simulated_percentiles() -> None:
     assert len(at.get("plotly_chart")) == 7
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "simulated p99" in {t.get("name") for t in spec["data"]}
-
-
-def _widget_values(at: AppTest) -> dict[str, Any]:
-    return {n.key: n.value for n in at.number_input}

@@ -8,7 +8,6 @@ equal scenario. Nothing here imports streamlit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -288,11 +287,3 @@ def headline(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: M
         m if m.delta is None else Metric(m.label, m.value, m.delta, m.delta_color, f"{m.help} ({other})")
         for m in out
     ]
-
-
-def delta_note(mode: Mode) -> str:
-    return "vs today" if mode == "recommend" else "vs recommended"
-
-
-def settings_rows(rec: Recommendation) -> Sequence[tuple[str, int, str]]:
-    return [(s.name, s.value, s.reason) for s in rec.settings]
