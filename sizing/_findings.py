@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sizing._results import Evaluation, Finding, Severity, Stage
 from sizing._scenario import Deployment, Scenario
+from sizing._stages import useful_token_cap
 
 __all__ = ["findings_for"]
 
@@ -78,16 +79,21 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
             )
         )
 
-    sync_db = [e for e in scenario.endpoints if e.handler == "sync" and e.uses_db]
     db_conns = dep.db_pool_size + dep.db_max_overflow
-    if sync_db and dep.thread_tokens > 2 * max(db_conns, 1):
+    cap = useful_token_cap(scenario, dep, ev.rps) if any(
+        e.handler == "sync" and e.uses_db for e in scenario.endpoints
+    ) else None
+    if cap is not None and dep.thread_tokens > cap:
+        late = not db.stable or (db.wait_p99_ms is not None and db.wait_p99_ms > t.max_pool_wait_p99_ms)
+        severity: Severity = "critical" if late else ("warning" if db.p_wait > 0.01 else "info")
         out.append(
             _f(
                 "threads_beyond_db_pool",
-                "warning" if db.p_wait < 0.05 else "critical",
-                f"{dep.thread_tokens} thread tokens against {db_conns} DB connections per worker: `def` handlers that "
-                "hold a token while waiting for a connection only move the queue into the pool (probability of "
-                f"waiting for a connection {db.p_wait:.1%}); size tokens and pool together",
+                severity,
+                f"{dep.thread_tokens} thread tokens, but {db_conns} DB connections plus the threads busy outside "
+                f"the DB use at most {cap} per worker: the other {dep.thread_tokens - cap} can only wait for a "
+                f"connection while holding a token (probability of waiting for a connection {db.p_wait:.1%}); "
+                f"lower thread tokens to {cap} or size the pool with them",
             )
         )
 

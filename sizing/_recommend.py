@@ -19,12 +19,11 @@ import math
 from collections.abc import Callable
 
 from sizing._lifecycle import request_phases
-from sizing._little import poisson_pool_size
 from sizing._model import evaluate, target_misses
 from sizing._results import Evaluation, Finding, Recommendation, Setting
 from sizing._scenario import Deployment, Scenario
 from sizing._snippets import snippets_for
-from sizing._stages import WorkerSolution, solve_worker
+from sizing._stages import WorkerSolution, solve_worker, useful_token_cap
 
 __all__ = ["recommend"]
 
@@ -274,7 +273,7 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
     stages = {s.name: s for s in ev.stages}
     cpu, tok, db, http = stages["cpu"], stages["thread_tokens"], stages["db_pool"], stages["http_pool"]
     uses_db, uses_http, uses_tokens = _uses(scenario)
-    cap = _useful_token_cap(scenario, dep)
+    cap = useful_token_cap(scenario, dep, scenario.traffic.peak_rps)
     out = [
         Setting(
             name="hosts",
@@ -355,22 +354,6 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
             )
         )
     return out
-
-
-def _useful_token_cap(scenario: Scenario, dep: Deployment) -> int | None:
-    """Tokens the downstream can use: DB connections plus the tokens busy outside DB holding (p99.9)."""
-    roomy = dep.model_copy(update={"thread_tokens": _MAX_SERVERS})
-    sol = solve_worker(scenario, scenario.traffic.peak_rps, roomy)
-    tok = sol.stages["thread_tokens"]
-    if tok.arrival_rps <= 0:
-        return None
-    db_busy = 0.0
-    for e in scenario.endpoints:
-        if e.handler == "sync" and e.uses_db:
-            db_busy += sol.rps_per_worker * e.share * e.db_hold_ms / 1000.0
-    busy = tok.arrival_rps * tok.hold_ms / 1000.0
-    outside = max(busy - db_busy, 0.0)
-    return dep.db_pool_size + int(poisson_pool_size(outside, 1.0, 1e-3))
 
 
 def _infeasible(dep: Deployment, code: str, message: str) -> Recommendation:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from sizing._ggc import ggc
 from sizing._latency import LatencyDistribution, Service, Wait
 from sizing._lifecycle import Phase, request_phases
+from sizing._little import poisson_pool_size
 from sizing._results import Stage, StageName
 from sizing._scenario import Deployment, Scenario
 
-__all__ = ["StageSolution", "WorkerSolution", "solve_worker"]
+__all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
 
 _IDLE = Wait(0.0, 1.0)
 
@@ -362,3 +363,21 @@ def _latency_pieces(
                 waits.append(stages[by_step[step.kind]].wait)
             services.append(Service(step.mean_ms, step.cv2))
     return shift, waits, services
+
+
+def useful_token_cap(scenario: Scenario, dep: Deployment, rps_total: float) -> int | None:
+    """Thread tokens the downstream can use at `rps_total`: DB connections plus the p99.9 of tokens busy
+    outside DB holding (CPU, upstream calls, other I/O). Tokens past this only wait for a connection while
+    holding a token. None when no request takes a token."""
+    roomy = dep.model_copy(update={"thread_tokens": 100_000})
+    sol = solve_worker(scenario, rps_total, roomy)
+    tok = sol.stages["thread_tokens"]
+    if tok.arrival_rps <= 0 or not sol.stable:
+        return None
+    db_busy = math.fsum(
+        sol.rps_per_worker * e.share * e.db_hold_ms / 1000.0
+        for e in scenario.endpoints
+        if e.handler == "sync" and e.uses_db
+    )
+    outside = max(tok.arrival_rps * tok.hold_ms / 1000.0 - db_busy, 0.0)
+    return dep.db_pool_size + dep.db_max_overflow + int(poisson_pool_size(outside, 1.0, 1e-3))
