@@ -90,7 +90,11 @@ class _Sizer:
             return base.model_copy(update={"hosts": hosts, "workers_per_host": per_host})
 
         def ok(workers: int) -> bool:
-            sol = self.solve(fits(workers))
+            # Pools and tokens are sized afterwards: solve with room enough that only CPU and loop decide.
+            roomy = fits(workers).model_copy(update={
+                "thread_tokens": _MAX_SERVERS, "db_pool_size": _MAX_SERVERS, "http_max_connections": _MAX_SERVERS,
+            })
+            sol = self.solve(roomy)
             cpu, loop = sol.stages["cpu"], sol.stages["event_loop"]
             limit = self.t.max_cpu_utilization + 1e-12
             return cpu.stable and loop.stable and cpu.utilization <= limit and loop.utilization <= limit

@@ -202,14 +202,15 @@ def solve_worker(
         "http": stages["http_pool"].wait,
     }
     loop_waits = {**waits, "cpu": loop_cpu_wait}
-    inner_stable = cpu_stage.stable and stages["db_pool"].stable and stages["http_pool"].stable
+    unstable = {k for k, st in (("cpu", cpu_stage), ("db", stages["db_pool"]), ("http", stages["http_pool"]))
+                if not st.stable}
     loop, passes, jobs = _Visits(), _Visits(), _Visits()
     full_waits = 0.0
     post_scale = _post_wait_scale([(lam, phases) for _, lam, phases in classes])
     for _, lam, phases in classes:
         job_mean = job_var = 0.0
         for phase in phases:
-            mean, var = _phase_moments(phase, loop_waits if phase.holds == "loop" else waits, inner_stable)
+            mean, var = _phase_moments(phase, loop_waits if phase.holds == "loop" else waits, unstable)
             if phase.holds == "loop":
                 loop.add(lam, mean, var)
             elif phase.holds == "token":
@@ -238,15 +239,16 @@ def _wait_var(w: Wait) -> float:
     return 2.0 * w.p_wait / w.rate_per_ms**2 - (w.p_wait / w.rate_per_ms) ** 2
 
 
-def _phase_moments(phase: Phase, waits: dict[str, Wait], inner_stable: bool) -> tuple[float, float]:
-    """Mean and variance of how long the phase holds its resource, waits inside it included."""
+def _phase_moments(phase: Phase, waits: dict[str, Wait], unstable: set[str]) -> tuple[float, float]:
+    """Mean and variance of how long the phase holds its resource, waits inside it included (infinite when
+    one of its steps waits for a stage past saturation)."""
     mean, var = phase.handoff_ms, 0.0
     for step in phase.steps:
         mean += step.mean_ms
         var += step.cv2 * step.mean_ms**2
         inner = waits.get(step.kind)
         if inner is not None:
-            if not inner_stable:
+            if step.kind in unstable:
                 return math.inf, math.inf
             mean += inner.mean_ms
             var += _wait_var(inner)

@@ -138,3 +138,17 @@ def test_snippets_are_valid_python_and_shell(tmp_path: object) -> None:
     assert f"THREAD_TOKENS = {tokens}" in rec.snippets["lifespan"]
     assert f"--workers {rec.value('workers_per_host')}" in rec.snippets["uvicorn"]
     assert f"pool_size={rec.value('db_pool_size')}" in rec.snippets["sqlalchemy"]
+
+
+@pytest.mark.parametrize("today", [
+    {"http_max_connections": 1},
+    {"db_pool_size": 1, "db_max_overflow": 0},
+    {"thread_tokens": 1},
+    {"thread_tokens": 500, "db_pool_size": 200, "http_max_connections": 1000},
+])
+def test_recommendation_does_not_depend_on_todays_pools(today: dict[str, int]) -> None:
+    # Today's pools and tokens are what recommend replaces: an unstable one today must not leak into workers.
+    s = preset("mixed service")
+    base = recommend(s)
+    other = recommend(s.model_copy(update={"deployment": s.deployment.model_copy(update=today)}))
+    assert [(x.name, x.value) for x in other.settings] == [(x.name, x.value) for x in base.settings]
