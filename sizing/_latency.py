@@ -11,6 +11,7 @@ accurate to about one grid step (the grid spans the sum of the pieces' 1 - 1e-7 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,12 +19,24 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-__all__ = ["COARSE_GRID", "LatencyDistribution", "Service", "Wait", "mixture_quantile"]
+__all__ = [
+    "COARSE_GRID",
+    "FINE_GRID",
+    "SEARCH_GRID",
+    "LatencyDistribution",
+    "Service",
+    "Wait",
+    "mixture_quantile",
+    "mixture_quantiles",
+]
 
 _TAIL = 1e-7
 _GRID = 4096
-# For searches (the rate where p99 crosses a target): about 4x cheaper, then refined on the full grid.
-COARSE_GRID = 1024
+FINE_GRID = _GRID
+# For searches and charts: about 2x cheaper, percentiles within 0.5% of the full grid's.
+COARSE_GRID = 2048
+# For the bisection on the rate where p99 crosses its target; the answer is then checked on the full grid.
+SEARCH_GRID = 1024
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -89,24 +102,34 @@ class LatencyDistribution:
         self.mean_ms = (
             self.shift_ms + math.fsum(w.mean_ms for w in waits) + math.fsum(s.mean_ms for s in randoms)
         )
-        pieces: list[Wait | Service] = [*waits, *randoms]
-        uppers = [p.upper_ms() for p in pieces]
-        span = sum(uppers)
-        if not pieces or span <= 0:
+        # Identical pieces (the same CPU wait at every CPU step, the same upstream call made n times) are
+        # transformed once and raised to their count.
+        counts = Counter[Wait | Service]([*waits, *randoms])
+        uppers = {p: p.upper_ms() for p in counts}
+        span = math.fsum(n * uppers[p] for p, n in counts.items())
+        if span <= 0:
             self._x = np.array([self.shift_ms])
             self._cdf = np.array([1.0])
             return
         step = span / (grid - 1)
+        # A piece narrower than one grid step only shifts the sum: keep its mean (exact), not its shape.
+        wide = [p for p in counts if uppers[p] >= step]
+        self.shift_ms += math.fsum(n * p.mean_ms for p, n in counts.items() if uppers[p] < step)
+        if not wide:
+            self._x = np.array([self.shift_ms])
+            self._cdf = np.array([1.0])
+            return
         size = 2 * grid
-        pmfs = np.zeros((len(pieces), size))
-        for row, (piece, upper) in enumerate(zip(pieces, uppers, strict=True)):
-            top = min(max(math.ceil(upper / step), 1), grid)
+        pmfs = np.zeros((len(wide), size))
+        for row, piece in enumerate(wide):
+            top = min(max(math.ceil(uppers[piece] / step), 1), grid)
             cdf = piece.cdf((np.arange(top, dtype=np.float64) + 0.5) * step)
             pmfs[row, 0] = cdf[0]
             pmfs[row, 1:top] = np.diff(cdf)
             # What lies beyond the piece's 1 - 1e-7 quantile is put on its last grid point (slightly pessimistic).
             pmfs[row, top] = 1.0 - cdf[-1]
-        spectrum = np.prod(np.fft.rfft(pmfs, axis=1), axis=0)
+        powers = np.array([counts[p] for p in wide], dtype=np.float64)[:, None]
+        spectrum = np.prod(np.fft.rfft(pmfs, axis=1) ** powers, axis=0)
         total = np.clip(np.fft.irfft(spectrum, n=size), 0.0, None)
         cdf_sum = np.cumsum(total)
         cdf_sum /= cdf_sum[-1]
@@ -132,22 +155,33 @@ class LatencyDistribution:
         return float(self._x[0]), float(self._x[-1])
 
 
-def mixture_quantile(dists: Sequence[LatencyDistribution], weights: Sequence[float], q: float) -> float:
-    """Quantile of the mixture sum(w_i * F_i): the latency of all requests together."""
+def mixture_quantiles(
+    dists: Sequence[LatencyDistribution], weights: Sequence[float], qs: Sequence[float]
+) -> list[float]:
+    """Quantiles of the mixture sum(w_i * F_i): the latency of all requests together."""
     pairs = [(d, w) for d, w in zip(dists, weights, strict=True) if w > 0]
     if len(pairs) == 1:
-        return pairs[0][0].quantile(q)
+        return [pairs[0][0].quantile(q) for q in qs]
     total = math.fsum(w for _, w in pairs)
     # Every class CDF is piecewise linear on its own grid: on the union of the grids the mixture is too.
     grid = np.unique(np.concatenate([d._x for d, _ in pairs]))
     mix = np.zeros_like(grid)
     for d, w in pairs:
         mix += (w / total) * d.cdf(grid)
-    k = int(np.searchsorted(mix, q, side="left"))
-    if k <= 0:
-        return float(grid[0])
-    if k >= len(grid):
-        return float(grid[-1])
-    c0, c1 = mix[k - 1], mix[k]
-    x0, x1 = grid[k - 1], grid[k]
-    return float(x1 if c1 <= c0 else x0 + (q - c0) / (c1 - c0) * (x1 - x0))
+    out = []
+    for q in qs:
+        k = int(np.searchsorted(mix, q, side="left"))
+        if k <= 0:
+            out.append(float(grid[0]))
+        elif k >= len(grid):
+            out.append(float(grid[-1]))
+        else:
+            c0, c1 = mix[k - 1], mix[k]
+            x0, x1 = grid[k - 1], grid[k]
+            out.append(float(x1 if c1 <= c0 else x0 + (q - c0) / (c1 - c0) * (x1 - x0)))
+    return out
+
+
+def mixture_quantile(dists: Sequence[LatencyDistribution], weights: Sequence[float], q: float) -> float:
+    """Quantile of the mixture sum(w_i * F_i)."""
+    return mixture_quantiles(dists, weights, (q,))[0]

@@ -263,7 +263,9 @@ def _minimise(z: _Sizer, dep: Deployment) -> Deployment:
             def ok(n: int, name: str = name, base: Deployment = dep) -> bool:
                 return z.meets(base.model_copy(update={name: n}))
 
-            best = _min_int(ok, 1, current)
+            if current <= 1 or not ok(current - 1):
+                continue  # already minimal: the common case, one check
+            best = _min_int(ok, 1, current - 1)
             if best is not None and best < current:
                 dep = dep.model_copy(update={name: best})
                 changed = True

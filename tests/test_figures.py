@@ -83,7 +83,7 @@ def test_latency_curve_points_are_the_models(latency_fig: Any, mixed: Any) -> No
         finite = [(x, y, m) for x, y, m in zip(p99.x, p99.y, mean.y, strict=True) if y is not None]
         assert len(finite) >= 3
         for x, y, m in (finite[0], finite[len(finite) // 2]):
-            lat = latency_at(s, x, dep)
+            lat = latency_at(s, x, dep, coarse=True)
             assert y == pytest.approx(lat.p99_ms, rel=1e-9)
             assert m == pytest.approx(lat.mean_ms, rel=1e-9)
 
@@ -209,11 +209,11 @@ def test_sensitivity_cells_are_the_models_and_the_recommendation_is_marked(mixed
     mark = _one(fig, "mark", label="recommended")
     assert (mark.x[0], mark.y[0]) == (str(rec.thread_tokens), str(rec.db_pool_size))
     i, j = heat.y.index(str(rec.db_pool_size)), heat.x.index(str(rec.thread_tokens))
-    lat = latency_at(s, s.traffic.peak_rps, rec)
+    lat = latency_at(s, s.traffic.peak_rps, rec, coarse=True)
     assert heat.z[i][j] == pytest.approx(lat.p99_ms, rel=1e-9)
     j0 = 0
     dep = rec.model_copy(update={"thread_tokens": int(heat.x[j0]), "db_pool_size": int(heat.y[i])})
-    p99 = latency_at(s, s.traffic.peak_rps, dep).p99_ms
+    p99 = latency_at(s, s.traffic.peak_rps, dep, coarse=True).p99_ms
     assert heat.z[i][j0] == (None if p99 is None else pytest.approx(p99, rel=1e-9))
 
 
@@ -248,7 +248,7 @@ def test_blocking_sweep_starts_at_the_model_and_saturates_where_the_loop_does(mi
     s, _ = mixed
     sweep = blocking_sweep(s, s.deployment, points=5)
     assert sweep.durations_ms[0] == 0.0
-    assert sweep.p99_ms[0] == pytest.approx(latency_at(s, s.traffic.peak_rps).p99_ms, rel=1e-9)
+    assert sweep.p99_ms[0] == pytest.approx(latency_at(s, s.traffic.peak_rps, coarse=True).p99_ms, rel=1e-9)
     assert sweep.saturation_ms is not None
     for factor, stable in ((0.98, True), (1.02, False)):
         d = factor * sweep.saturation_ms

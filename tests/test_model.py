@@ -235,3 +235,14 @@ def test_bad_inputs_are_value_errors_naming_the_field() -> None:
         evaluate(s)
     with pytest.raises(ValueError, match=r"rps must be a finite number > 0, got nan"):
         evaluate(preset(), rps=float("nan"))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_coarse_latency_for_charts_is_within_half_a_percent(name: str) -> None:
+    s = preset(name)
+    for f in (0.3, 0.7, 0.95):
+        rate = f * evaluate(s).max_rps
+        fine, coarse = latency_at(s, rate), latency_at(s, rate, coarse=True)
+        assert coarse.mean_ms == pytest.approx(fine.mean_ms, rel=1e-12)  # the mean is exact either way
+        for q in ("p50_ms", "p95_ms", "p99_ms"):
+            assert getattr(coarse, q) == pytest.approx(getattr(fine, q), rel=5e-3), (q, f)

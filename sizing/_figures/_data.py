@@ -164,7 +164,7 @@ def latency_curve(
             means.append(None)
             p99s.append(None)
             continue
-        lat = latency_at(scenario, r, deployment)
+        lat = latency_at(scenario, r, deployment, coarse=True)
         means.append(_finite(lat.mean_ms))
         p99s.append(_finite(lat.p99_ms))
     return LatencyCurve(label, tuple(rates), tuple(means), tuple(p99s), sat, bottleneck)
@@ -256,7 +256,7 @@ def sensitivity_grid(
         for tok in tokens:
             dep = deployment.model_copy(update={"thread_tokens": tok, "db_pool_size": pool})
             if metric == "p99":
-                row.append(_finite(latency_at(scenario, peak, dep).p99_ms))
+                row.append(_finite(latency_at(scenario, peak, dep, coarse=True).p99_ms))
             else:
                 row.append(_finite(max_rps(scenario, dep)[0]))
         rows.append(tuple(row))
@@ -296,7 +296,7 @@ def blocking_sweep(scenario: Scenario, deployment: Deployment, *, points: int = 
             means.append(None)
             p99s.append(None)
             continue
-        lat = latency_at(s, peak, deployment)
+        lat = latency_at(s, peak, deployment, coarse=True)
         means.append(_finite(lat.mean_ms))
         p99s.append(_finite(lat.p99_ms))
     sat = d_sat if math.isfinite(d_sat) and d_sat > 0 else None
