@@ -137,6 +137,14 @@ def main() -> int:
         (RESULTS / f"{name}.json").write_text(report.model_dump_json(indent=1) + "\n", encoding="utf-8")
         print(report.to_table(), flush=True)
         reports.append(report)
+    # The summary covers every scenario with a result on disk, so a partial rerun (--only) completes it.
+    done = {r.name for r in reports}
+    for name in SCENARIOS:
+        path = RESULTS / f"{name}.json"
+        if name not in done and path.is_file():
+            reports.append(ValidationReport.model_validate_json(path.read_text(encoding="utf-8")))
+    order = list(SCENARIOS)
+    reports.sort(key=lambda r: order.index(r.name) if r.name in order else len(order))
     _summary(reports, time.monotonic() - t0, args)
     return 0
 

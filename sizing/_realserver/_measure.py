@@ -154,9 +154,14 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
             )
         outs = [bytearray() for _ in procs]
         ready_by = time.monotonic() + 60.0
-        for proc, out in zip(procs, outs, strict=True):
+        for proc, out, err in zip(procs, outs, errs, strict=True):
             assert proc.proc.stdout is not None
-            _read_until(proc.proc.stdout.fileno(), out, ready_by, line=True)
+            try:
+                _read_until(proc.proc.stdout.fileno(), out, ready_by, line=True)
+            except RuntimeError:
+                err.seek(0)
+                tail = err.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"load generator {proc.pid} exited before it was ready: {tail}") from None
         sampler.start()
         start_at = time.monotonic() + 0.2
         m0, s0 = machine_cpu()[:2]
