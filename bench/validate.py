@@ -142,7 +142,8 @@ def main() -> int:
     for name in SCENARIOS:
         path = RESULTS / f"{name}.json"
         if name not in done and path.is_file():
-            reports.append(ValidationReport.model_validate_json(path.read_text(encoding="utf-8")))
+            stored = ValidationReport.model_validate_json(path.read_text(encoding="utf-8"))
+            reports.append(stored.rejudged())
     order = list(SCENARIOS)
     reports.sort(key=lambda r: order.index(r.name) if r.name in order else len(order))
     _summary(reports, time.monotonic() - t0, args)
