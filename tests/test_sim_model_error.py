@@ -8,8 +8,9 @@ table (pytest -s); the full grid writes tests/data/sim_vs_model.md with its prov
 
     SIZING_SIM_GRID=full python -m pytest tests/test_sim_model_error.py -s --timeout=0
 
-The only assertion is a consistency check where waits are small: the two must then agree on the mean
-latency, or they do not read the lifecycle the same way. The error band itself is for the model to state.
+The quick grid asserts the bands the model states: mean latency within 10%, p99 within 20% for I/O cv2 <= 1
+up to utilization 0.8, presets within 5%. Heavy tails near saturation (cv2 >= 2, utilization >= 0.85) are
+where the model's p99 is low by 10-28%: the full table shows it, and evaluate() says so in a finding.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from sizing._scenario import Deployment, Endpoint, Scenario, Traffic
 from sizing._sim import SimulationResult, simulate
 
 FULL = os.environ.get("SIZING_SIM_GRID") == "full"
-RHOS = (0.3, 0.5, 0.7, 0.85, 0.95) if FULL else (0.5, 0.9)
-CV2S = (0.0, 0.5, 1.0, 2.0, 4.0) if FULL else (0.0, 4.0)
+RHOS = (0.3, 0.5, 0.7, 0.85, 0.95) if FULL else (0.5, 0.8)
+CV2S = (0.0, 0.5, 1.0, 2.0, 4.0) if FULL else (0.0, 1.0)
 # (label, def dependencies, response_model): short passes before the body, and one after it.
 _ALL_PASSES = (
     ("1 pass", 0, False),
@@ -160,7 +161,9 @@ def test_model_against_simulation() -> None:
         )
     for r in rows:
         assert r.sim.stable, r.label
-        # Where waits are small both must agree on the mean, or they read the lifecycle differently.
-        if r.rho_model <= 0.5 and r.mean_err is not None:
-            assert abs(r.mean_err) < 0.10, (r.label, r.mean_err)
         assert r.model_p99 is None or math.isfinite(r.model_p99)
+        assert r.mean_err is not None and r.p99_err is not None, r.label
+        # The bands the model states (README "The model"; full grid in tests/data/sim_vs_model.md): the mean
+        # within 10% everywhere, the p99 within 20% for I/O cv2 <= 1 up to utilization 0.8, presets within 5%.
+        assert abs(r.mean_err) < 0.10, (r.label, r.mean_err)
+        assert abs(r.p99_err) < (0.05 if r.label.startswith("preset") else 0.20), (r.label, r.p99_err)
