@@ -209,6 +209,7 @@ def _approximation_notes(scenario: Scenario, ev: Evaluation) -> list[Finding]:
             "approximation_uncertain",
             "info",
             f"thread tokens {tokens.utilization:.0%} busy with heavy-tailed holds (cv2 {worst:g}): against the "
-            "simulator the model's p99 is low by 10-28% here (its mean within 7%); check the tail with `python -m sizing simulate`",
+            "simulator the model's p99 is low by 10-28% here (its mean within 7%); check the tail with "
+            "`python -m sizing simulate`",
         )
     ]
