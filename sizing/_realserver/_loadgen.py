@@ -333,8 +333,7 @@ class _Generator:
             await asyncio.wait_for(asyncio.gather(*(warm() for _ in range(spec.prewarm))), timeout=30.0)
         start = time.monotonic() + 0.05
         if spec.handshake:
-            sys.stdout.write("ready\n")
-            sys.stdout.flush()
+            _write_all(b"ready\n")
             # Blocking on purpose: nothing runs on the loop before the schedule starts.
             words = sys.stdin.readline().split()
             if len(words) != 2 or words[0] != "go":
@@ -405,9 +404,18 @@ def run_spec(spec: LoadSpec) -> LoadResult:
 
 def main() -> int:
     spec = LoadSpec.from_json(sys.argv[1])
-    sys.stdout.write(run_spec(spec).to_json())
-    sys.stdout.flush()
+    _write_all(run_spec(spec).to_json().encode())
     return 0
+
+
+def _write_all(data: bytes) -> None:
+    """All of `data` to stdout: a result was once cut at 65536 bytes (a partial write on the pipe, which
+    unbuffered text stdout does not retry), so write the raw fd, blocking, until every byte is out."""
+    fd = sys.stdout.fileno()
+    os.set_blocking(fd, True)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 if __name__ == "__main__":
