@@ -409,8 +409,11 @@ def main() -> int:
 
 
 def _write_all(data: bytes) -> None:
-    """All of `data` to stdout: a result was once cut at 65536 bytes (a partial write on the pipe, which
-    unbuffered text stdout does not retry), so write the raw fd, blocking, until every byte is out."""
+    """All of `data` to stdout, written on the raw fd, blocking, until every byte is out.
+
+    A result once arrived cut at exactly 65536 bytes (one pipe buffer) through sys.stdout under
+    PYTHONUNBUFFERED=1, where sys.stdout writes straight to the raw file.
+    """
     fd = sys.stdout.fileno()
     os.set_blocking(fd, True)
     view = memoryview(data)
