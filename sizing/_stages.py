@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from sizing._ggc import ggc
-from sizing._latency import LatencyDistribution, Service, Wait
+from sizing._latency import FINE_GRID, LatencyDistribution, Service, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
 from sizing._results import Stage, StageName
@@ -137,7 +137,7 @@ class WorkerSolution:
     def stable(self) -> bool:
         return all(s.stable for s in self.stages.values())
 
-    def latency(self, index: int, grid: int = 4096) -> LatencyDistribution:
+    def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
         shift, waits, services = self.pieces[index]
         return LatencyDistribution(shift, waits, services, grid)
 
