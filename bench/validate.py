@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sizing import ValidationReport, validate  # noqa: E402
+from sizing._realserver._report import overloaded  # noqa: E402
 from sizing._scenario import Scenario  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -114,7 +115,14 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     parser.add_argument("--runtime", choices=("scenario", "measured"), default="scenario")
     parser.add_argument("--retries", type=int, default=2)
+    parser.add_argument(
+        "--repredict",
+        action="store_true",
+        help="measure nothing: recompute the predictions of the stored results (new model)",
+    )
     args = parser.parse_args()
+    if args.repredict:
+        return _repredict(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     names = args.only or list(SCENARIOS)
     reports: list[ValidationReport] = []
@@ -150,6 +158,22 @@ def main() -> int:
     return 0
 
 
+def _repredict(args: argparse.Namespace) -> int:
+    from sizing._realserver._harness import repredict
+
+    reports = []
+    for name in args.only or list(SCENARIOS):
+        path = RESULTS / f"{name}.json"
+        if not path.is_file():
+            continue
+        report = repredict(ValidationReport.model_validate_json(path.read_text(encoding="utf-8")))
+        path.write_text(report.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        print(report.to_table(), flush=True)
+        reports.append(report)
+    _summary(reports, 0.0, args)
+    return 0
+
+
 def _summary(reports: list[ValidationReport], wall_s: float, args: argparse.Namespace) -> None:
     m = reports[0].machine
     lines = [
@@ -157,15 +181,71 @@ def _summary(reports: list[ValidationReport], wall_s: float, args: argparse.Name
         f"({m['loop']} loop, {m['http']}), fastapi {m['fastapi']}, starlette {m['starlette']}, anyio {m['anyio']}. "
         f"Load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}. "
         f"Sweep: {args.seconds:g} s of schedule per point, predictions with the {args.runtime} hand-off, "
-        f"{wall_s / 60:.0f} min wall.",
+        f"This run {wall_s / 60:.0f} min wall (scenarios not in it are read from earlier results).",
         "",
     ]
     for r in reports:
         lines.append(r.to_markdown())
+    lines.append(_compact(reports))
     misses = [miss for r in reports for miss in r.misses()]
     lines.append("Misses:" if misses else "No misses.")
     lines.extend(f"- {miss}" for miss in misses)
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cell(pred: float | None, meas: float | None, nd: int = 1) -> str:
+    if pred is None:
+        return "-"
+    if meas is None or meas == 0:
+        return f"{pred:.{nd}f}"
+    return f"{pred:.{nd}f} ({(pred - meas) / meas:+.0%})"
+
+
+def _compact(reports: list[ValidationReport]) -> str:
+    """One table over all scenarios, for the README: measured against predicted, with the error."""
+    head = [
+        "scenario",
+        "point",
+        "offered",
+        "done/s",
+        "mean",
+        "p99",
+        "model mean",
+        "model p99",
+        "model max_rps",
+        "sim mean",
+        "sim p99",
+        "other CPU",
+        "verdict (model; sim)",
+    ]
+    rows = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["--:"] * 10 + ["---"]) + "|"]
+    for r in reports:
+        for p in r.points:
+            m, mo, si = p.measured, p.model, p.simulator
+            over = overloaded(p.fraction, mo)
+            verdict = "; ".join(p.verdicts.get(k, "n/a") for k in ("model", "simulator"))
+            rows.append(
+                "| "
+                + " | ".join(
+                    [
+                        r.name,
+                        p.label,
+                        f"{m.offered_rps:.0f}",
+                        f"{m.achieved_rps:.0f}",
+                        f"{m.mean_ms:.1f}" if m.mean_ms is not None else "-",
+                        f"{m.p99_ms:.1f}" if m.p99_ms is not None else "-",
+                        _cell(mo.mean_ms if mo else None, m.mean_ms),
+                        _cell(mo.p99_ms if mo else None, m.p99_ms),
+                        _cell(mo.max_rps if mo else None, m.achieved_rps if over else None, 0),
+                        _cell(si.mean_ms if si else None, m.mean_ms),
+                        _cell(si.p99_ms if si else None, m.p99_ms),
+                        f"{m.other_cpu:.2f}",
+                        verdict,
+                    ]
+                )
+                + " |"
+            )
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from sizing._realserver._loadgen import LoadSpec
 from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._predict import predict
-from sizing._realserver._report import Calibration, PointReport, ValidationReport, verdict
+from sizing._realserver._report import Calibration, PointReport, ValidationReport, overloaded, verdict
 from sizing._realserver._server import Server, loop_and_http, sigterm_as_interrupt, start_server
 from sizing._scenario import Runtime, Scenario, Traffic
 
-__all__ = ["check_scenario", "validate"]
+__all__ = ["check_scenario", "emulated_scenario", "repredict", "validate"]
 
 DEFAULT_POINTS = "0.5,0.8,1.2"
 MAX_SECONDS = 600.0
@@ -154,15 +154,39 @@ def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float, runtime: 
 
     runtime "measured": the token hand-off is the one calibrated on this server instead of the scenario's.
     """
-    endpoints = [
-        e.model_copy(update={"cpu_ms": cal.cpu_ms_emulated.get(e.name, e.cpu_ms)}) for e in scenario.endpoints
-    ]
-    traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
-    update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
+    handoff = None
     if runtime == "measured" and cal.handoff_ms_saturation is not None:
         handoff = min(max(cal.handoff_ms_saturation, 0.0), 100.0)
-        update["runtime"] = Runtime(token_handoff_ms=handoff)
+    return emulated_scenario(scenario, cal.cpu_ms_emulated, rps, handoff)
+
+
+def emulated_scenario(
+    scenario: Scenario, cpu_ms: dict[str, float], rps: float, handoff_ms: float | None
+) -> Scenario:
+    """`scenario` at `rps` with the CPU per class the server spent and, if given, this token hand-off."""
+    endpoints = [e.model_copy(update={"cpu_ms": cpu_ms.get(e.name, e.cpu_ms)}) for e in scenario.endpoints]
+    traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
+    update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
+    if handoff_ms is not None:
+        update["runtime"] = Runtime(token_handoff_ms=handoff_ms)
     return scenario.model_copy(update=update)
+
+
+def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
+    """The report with the model's and simulator's predictions recomputed from its stored calibration.
+
+    Measurements are untouched; use it when the model or simulator has changed since the run.
+    """
+    scenario = Scenario.model_validate(report.scenario)
+    cal = report.calibration
+    points = []
+    for p in report.points:
+        emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model)
+        model = predict("model", emulated, cal.overhead_ms, seed)
+        sim = predict("simulator", emulated, cal.overhead_ms, seed)
+        points.append(p.model_copy(update={"model": model, "simulator": sim}))
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return report.model_copy(update={"points": points, "predicted": stamp}).rejudged()
 
 
 def validate(
@@ -247,7 +271,6 @@ def validate(
                 emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
                 sim = predict("simulator", emulated, cal.overhead_ms, seed)
-                overloaded = (point.fraction or 0.0) >= 1.0 or bool(model and model.stable is False)
                 reports.append(
                     PointReport(
                         label=point.label,
@@ -258,8 +281,8 @@ def validate(
                         model=model,
                         simulator=sim,
                         verdicts={
-                            "model": verdict(measured, model, overloaded),
-                            "simulator": verdict(measured, sim, overloaded),
+                            "model": verdict(measured, model, overloaded(point.fraction, model)),
+                            "simulator": verdict(measured, sim, overloaded(point.fraction, sim)),
                         },
                     )
                 )

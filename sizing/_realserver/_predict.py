@@ -86,7 +86,10 @@ def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) 
             p95_ms=_shift(overall.p95_ms, overhead_ms),
             p99_ms=_shift(overall.p99_ms, overhead_ms),
             per_class=per_class,
-            max_rps=_get(ev, "max_rps"),
+            # The simulator has no analytic saturation rate: past saturation its own throughput is one.
+            max_rps=_get(ev, "max_rps")
+            or (_get(ev, "throughput_rps") if _get(ev, "stable") is False else None)
+            or _saturation(ev),
             stable=_get(ev, "stable"),
             token_utilization=_get(tokens, "utilization") if tokens is not None else None,
             cpu_utilization=_get(ev, "cpu_utilization_worker"),

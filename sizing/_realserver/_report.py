@@ -26,6 +26,7 @@ __all__ = [
     "PointReport",
     "Predicted",
     "ValidationReport",
+    "overloaded",
     "render",
 ]
 
@@ -148,6 +149,10 @@ class ValidationReport(_R):
     seconds: float
     calibration: Calibration
     points: list[PointReport]
+    predicted: str | None = Field(
+        default=None,
+        description="When predictions were recomputed from the stored calibration; None: at the run",
+    )
 
     def misses(self) -> list[str]:
         """Every comparison outside its band (a verdict starting with MISS), one line each."""
@@ -162,10 +167,9 @@ class ValidationReport(_R):
         """The same report with every verdict recomputed from its stored numbers by the current rules."""
         points = []
         for p in self.points:
-            overloaded = (p.fraction or 0.0) >= 1.0 or bool(p.model and p.model.stable is False)
             verdicts = {
-                "model": verdict(p.measured, p.model, overloaded),
-                "simulator": verdict(p.measured, p.simulator, overloaded),
+                "model": verdict(p.measured, p.model, overloaded(p.fraction, p.model)),
+                "simulator": verdict(p.measured, p.simulator, overloaded(p.fraction, p.simulator)),
             }
             points.append(p.model_copy(update={"verdicts": verdicts}))
         return self.model_copy(update={"points": points})
@@ -181,6 +185,11 @@ def rel_err(pred: float | None, meas: float | None) -> float | None:
     if pred is None or meas is None or meas == 0:
         return None
     return (pred - meas) / meas
+
+
+def overloaded(fraction: float | None, pred: Predicted | None) -> bool:
+    """Past saturation for this predictor: the point is past its stage's capacity, or it says unstable."""
+    return (fraction or 0.0) >= 1.0 or bool(pred and pred.stable is False)
 
 
 def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str:
