@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sizing._realserver._loadgen import LoadResult, LoadSpec, arrival_offsets, class_choices
+from sizing._realserver._loadspec import LoadResult, LoadSpec, arrival_offsets, class_choices
 from sizing._realserver._plan import burn_plan, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._report import (
     Calibration,

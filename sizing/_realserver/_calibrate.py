@@ -16,7 +16,7 @@ import numpy as np
 
 from sizing._lifecycle import request_phases
 from sizing._realserver._app import HANDOFF_BODY_MS
-from sizing._realserver._loadgen import LoadSpec
+from sizing._realserver._loadspec import LoadSpec
 from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import burn_plan, nominal_capacities
 from sizing._realserver._server import Server

@@ -13,7 +13,7 @@ from importlib import metadata
 
 from sizing._lifecycle import request_phases
 from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, idle_rate, prewarm_for
-from sizing._realserver._loadgen import LoadSpec
+from sizing._realserver._loadspec import LoadSpec
 from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._predict import predict

@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx
 import numpy as np
 
-from sizing._realserver._loadgen import LoadResult, LoadSpec, runqueue_wait_s
+from sizing._realserver._loadspec import LoadResult, LoadSpec, runqueue_wait_s
 from sizing._realserver._report import ClassLatency, Measured
 from sizing._realserver._server import OwnedProcess, Server, child_env
 
