@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,12 @@ def test_model_against_simulation() -> None:
         assert r.model_p99 is None or math.isfinite(r.model_p99)
         assert r.mean_err is not None and r.p99_err is not None, r.label
         # The bands the model states (README "The model"; full grid in tests/data/sim_vs_model.md): the mean
-        # within 10% everywhere, the p99 within 20% for I/O cv2 <= 1 up to utilization 0.8, presets within 5%.
+        # within 10% everywhere; the p99 within 20% for I/O cv2 <= 1 up to utilization 0.8, presets within 5%.
         assert abs(r.mean_err) < 0.10, (r.label, r.mean_err)
-        assert abs(r.p99_err) < (0.05 if r.label.startswith("preset") else 0.20), (r.label, r.p99_err)
+        if r.label.startswith("preset"):
+            assert abs(r.p99_err) < 0.05, (r.label, r.p99_err)
+            continue
+        m = re.match(r"rho ([\d.]+), io cv2 ([\d.]+),", r.label)
+        assert m is not None, r.label
+        if float(m.group(1)) <= 0.8 and float(m.group(2)) <= 1.0:
+            assert abs(r.p99_err) < 0.20, (r.label, r.p99_err)
