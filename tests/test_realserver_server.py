@@ -116,7 +116,7 @@ def ci_report() -> tuple[ValidationReport, float]:
         stage="thread_tokens",
         ceiling=False,
         retries=1,
-        runtime="measured",
+        runtime="scenario",
         name="ci",
     )
     return report, time.monotonic() - t0
@@ -159,19 +159,26 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert 10.0 <= m.mean_ms <= upper * 1.1, (m.mean_ms, upper)
 
 
-@pytest.mark.xfail(
-    reason="on this 10 ms, 2-token scenario (measured hand-off) both predictions run high: 2026-11-25, model "
-    "mean +10..21%, p99 +23..46%, simulator mean +8..13%, p99 +11..26% at 0.5 and 0.8 of the token capacity; "
-    "reported to the lead, remove the mark when it passes",
-    strict=False,
+@pytest.mark.parametrize(
+    "source",
+    [
+        "simulator",
+        pytest.param(
+            "model",
+            marks=pytest.mark.xfail(
+                reason="known miss, issue 6 left open: on 10 ms constant holds behind 2 tokens the model's p99 runs "
+                "+19..22% over the measured one at 0.5-0.8 of the token capacity (2026-11-25; its mean within 7%, "
+                "the simulator within 10%): the M/D/c wait tail is approximated as exponential",
+                strict=False,
+            ),
+        ),
+    ],
 )
-@pytest.mark.parametrize("source", ["model", "simulator"])
 def test_two_load_points_prediction_bands(ci_report: tuple[ValidationReport, float], source: str) -> None:
     report, _ = ci_report
     if not _quiet(report):
-        pytest.skip("machine busy")
+        pytest.skip("machine busy: other processes took CPU during the points")
     for p in report.points:
         pred = p.model if source == "model" else p.simulator
-        if pred is None or pred.error is not None:
-            pytest.skip(f"{source} not available")
+        assert pred is not None and pred.error is None, f"{source} prediction missing"
         assert p.verdicts[source] == "ok", (p.label, p.verdicts[source], report.to_table())
