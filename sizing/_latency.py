@@ -150,10 +150,6 @@ class LatencyDistribution:
         x = x1 if c1 <= c0 else x0 + (q - c0) / (c1 - c0) * (x1 - x0)
         return float(max(x, self.shift_ms))
 
-    @property
-    def support_ms(self) -> tuple[float, float]:
-        return float(self._x[0]), float(self._x[-1])
-
 
 def mixture_quantiles(
     dists: Sequence[LatencyDistribution], weights: Sequence[float], qs: Sequence[float]

@@ -17,7 +17,7 @@ from sizing._results import Evaluation, Latency, Stage, StageName
 from sizing._scenario import Deployment, Scenario
 from sizing._stages import WorkerSolution, solve_worker
 
-__all__ = ["evaluate", "latency_at", "max_rps", "slo_rps", "stages_at", "target_misses"]
+__all__ = ["evaluate", "latency_at", "max_rps", "overall_p99", "slo_rps", "stages_at", "target_misses"]
 
 LATENCY_METHOD = (
     "sum of stage waits (G/G/c, exact Erlang C where both cv2 are 1) and service times, "
@@ -54,7 +54,7 @@ def _latencies(scenario: Scenario, sol: WorkerSolution, grid: int = FINE_GRID) -
     return [*rows, _row("overall", 1.0, LATENCY_METHOD + "; classes mixed by share", mean, (p50, p95, p99))]
 
 
-def _overall_p99(scenario: Scenario, sol: WorkerSolution, grid: int = FINE_GRID) -> float:
+def overall_p99(scenario: Scenario, sol: WorkerSolution, grid: int = FINE_GRID) -> float:
     if not sol.stable:
         return math.inf
     shares = [e.share for e in scenario.endpoints]
@@ -94,7 +94,7 @@ def slo_rps(
     target = scenario.targets.latency_p99_ms
 
     def excess(rps: float, grid: int) -> float:
-        return _overall_p99(scenario, solve_worker(scenario, rps, dep), grid) - target
+        return overall_p99(scenario, solve_worker(scenario, rps, dep), grid) - target
 
     lo, hi = top * 1e-6, top
     if excess(lo, FINE_GRID) > 0:
@@ -200,7 +200,7 @@ def target_misses(
         misses.append("http_pool_exhaustion")
     if dep.fleet_db_connections > dep.db_connection_budget and any(e.uses_db for e in scenario.endpoints):
         misses.append("db_max_connections")
-    p99 = _overall_p99(scenario, sol) if overall_p99_ms is None else overall_p99_ms
+    p99 = overall_p99(scenario, sol) if overall_p99_ms is None else overall_p99_ms
     if p99 > t.latency_p99_ms:
         misses.append("latency_p99_ms")
     return misses

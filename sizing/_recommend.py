@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 
 from sizing._lifecycle import request_phases
-from sizing._model import evaluate, target_misses
+from sizing._model import evaluate, overall_p99, target_misses
 from sizing._results import Evaluation, Finding, Recommendation, Setting
 from sizing._scenario import Deployment, Scenario
 from sizing._snippets import snippets_for
@@ -28,6 +28,13 @@ from sizing._stages import WorkerSolution, solve_worker, useful_token_cap
 __all__ = ["recommend"]
 
 _MAX_SERVERS = 100_000
+
+
+def _roomy(dep: Deployment) -> Deployment:
+    """`dep` with tokens and pools too large to queue: only CPU and the event loop can then wait."""
+    return dep.model_copy(
+        update={"thread_tokens": _MAX_SERVERS, "db_pool_size": _MAX_SERVERS, "http_max_connections": _MAX_SERVERS}
+    )
 
 
 def _min_int(ok: Callable[[int], bool], lo: int, hi: int = _MAX_SERVERS) -> int | None:
@@ -91,10 +98,7 @@ class _Sizer:
 
         def ok(workers: int) -> bool:
             # Pools and tokens are sized afterwards: solve with room enough that only CPU and loop decide.
-            roomy = fits(workers).model_copy(update={
-                "thread_tokens": _MAX_SERVERS, "db_pool_size": _MAX_SERVERS, "http_max_connections": _MAX_SERVERS,
-            })
-            sol = self.solve(roomy)
+            sol = self.solve(_roomy(fits(workers)))
             cpu, loop = sol.stages["cpu"], sol.stages["event_loop"]
             limit = self.t.max_cpu_utilization + 1e-12
             return cpu.stable and loop.stable and cpu.utilization <= limit and loop.utilization <= limit
@@ -232,18 +236,7 @@ def recommend(scenario: Scenario) -> Recommendation:
 
 def _latency_floor(scenario: Scenario, dep: Deployment) -> float:
     """Overall p99 with unlimited pools and tokens at a vanishing rate: the requests' own time."""
-    from sizing._latency import mixture_quantile
-
-    roomy = dep.model_copy(
-        update={
-            "thread_tokens": _MAX_SERVERS,
-            "db_pool_size": _MAX_SERVERS,
-            "http_max_connections": _MAX_SERVERS,
-        }
-    )
-    sol = solve_worker(scenario, 1e-9 * dep.workers, roomy)
-    shares = [e.share for e in scenario.endpoints]
-    return mixture_quantile([sol.latency(i) for i in range(len(shares))], shares, 0.99)
+    return overall_p99(scenario, solve_worker(scenario, 1e-9 * dep.workers, _roomy(dep)))
 
 
 def _minimise(z: _Sizer, dep: Deployment) -> Deployment:

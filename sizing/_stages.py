@@ -45,10 +45,6 @@ class StageSolution:
     wait_p99_ms: float
     method: str
 
-    @property
-    def wait_mean_ms(self) -> float:
-        return math.inf if not self.stable else self.wait.mean_ms
-
     def to_result(self) -> Stage:
         finite = self.stable
         return Stage(
@@ -127,27 +123,28 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
 
 @dataclass(frozen=True, slots=True)
 class WorkerSolution:
-    """All stages of one worker at one per-worker rate, and each class's latency pieces."""
+    """All stages of one worker at one per-worker rate; each class's latency on demand.
+
+    Most solves only need the stages (saturation and sizing searches), so the latency pieces of a class are
+    put together only when its latency is asked for.
+    """
 
     rps_per_worker: float
     stages: dict[StageName, StageSolution]
-    pieces: list[tuple[float, list[Wait], list[Service]]] = field(repr=False)
+    _phases: list[tuple[Phase, ...]] = field(repr=False)
+    _loop_cpu_wait: Wait = field(repr=False)
+    _token_job: StageSolution = field(repr=False)
+    _post_scale: float = field(repr=False)
 
     @property
     def stable(self) -> bool:
         return all(s.stable for s in self.stages.values())
 
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
-        shift, waits, services = self.pieces[index]
+        phases = self._phases[index]
+        token_waits = _token_wait_pieces(self._token_job, phases, self._post_scale)
+        shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits)
         return LatencyDistribution(shift, waits, services, grid)
-
-    def mean_latency_ms(self, index: int) -> float:
-        shift, waits, services = self.pieces[index]
-        return shift + math.fsum(w.mean_ms for w in waits) + math.fsum(s.mean_ms for s in services)
-
-
-def _token_servers(deployment: Deployment) -> int:
-    return deployment.thread_tokens
 
 
 def solve_worker(
@@ -222,15 +219,14 @@ def solve_worker(
             flags = _pays_full_wait(phases)
             full_waits += lam * sum(1.0 if f else (post_scale if f is None else 0.0) for f in flags)
     stages["event_loop"] = _queue("event_loop", loop, 1, ca2)
-    token_job = _queue("thread_tokens", jobs, _token_servers(dep), ca2)
+    token_job = _queue("thread_tokens", jobs, dep.thread_tokens, ca2)
     stages["thread_tokens"] = _per_visit(token_job, passes, full_waits)
 
-    pieces = [
-        _latency_pieces(phases, stages, loop_cpu_wait, _token_wait_pieces(token_job, phases, post_scale))
-        for _, _, phases in classes
-    ]
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
-    return WorkerSolution(rate, {n: stages[n] for n in order}, pieces)
+    phases_by_class = [phases for _, _, phases in classes]
+    return WorkerSolution(
+        rate, {n: stages[n] for n in order}, phases_by_class, loop_cpu_wait, token_job, post_scale
+    )
 
 
 def _wait_var(w: Wait) -> float:
@@ -255,6 +251,14 @@ def _phase_moments(phase: Phase, waits: dict[str, Wait], unstable: set[str]) -> 
     return mean, var
 
 
+def _token_passes(phases: tuple[Phase, ...]) -> tuple[list[Phase], int]:
+    """The request's token passes and the index of the longest (its `def` body); (-1) when it has none."""
+    tokens = [p for p in phases if p.holds == "token"]
+    if not tokens:
+        return tokens, -1
+    return tokens, max(range(len(tokens)), key=lambda i: tokens[i].hold_ms)
+
+
 def _pays_full_wait(phases: tuple[Phase, ...]) -> list[bool | None]:
     """For each token pass: does the request wait behind the queue here? True, False, or None (partly).
 
@@ -265,10 +269,7 @@ def _pays_full_wait(phases: tuple[Phase, ...]) -> list[bool | None]:
     `_post_wait_scale`). Checked against the simulator: `def` dependencies add under 2% to the mean at
     utilization 0.9, a response model about a whole wait.
     """
-    tokens = [p for p in phases if p.holds == "token"]
-    if not tokens:
-        return []
-    longest = max(range(len(tokens)), key=lambda i: tokens[i].hold_ms)
+    tokens, longest = _token_passes(phases)
     return [True if i == 0 else (None if i > longest else False) for i in range(len(tokens))]
 
 
@@ -281,12 +282,10 @@ def _post_wait_scale(classes: list[tuple[float, tuple[Phase, ...]]]) -> float:
     """
     users = early = 0.0
     for lam, phases in classes:
-        tokens = [p for p in phases if p.holds == "token"]
-        if not tokens:
-            continue
-        users += lam
-        if max(range(len(tokens)), key=lambda i: tokens[i].hold_ms) > 0:
-            early += lam
+        tokens, longest = _token_passes(phases)
+        if tokens:
+            users += lam
+            early += lam if longest > 0 else 0.0
     return 1.0 - 0.5 * early / users if users > 0 else 1.0
 
 
@@ -311,8 +310,8 @@ def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale
     later = post_scale * sum(1 for f in flags if f is None)
     if later <= 0:
         return [job.wait]
-    tokens = [p for p in phases if p.holds == "token"]
-    gap = max(p.hold_ms for p in tokens)
+    tokens, longest = _token_passes(phases)
+    gap = tokens[longest].hold_ms
     relax = job.hold_ms / (job.servers * (1.0 - math.sqrt(job.utilization)) ** 2)
     excursion = 1.0 / job.wait.rate_per_ms
     r = math.exp(-gap / math.sqrt(relax * excursion))
