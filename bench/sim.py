@@ -5,10 +5,14 @@ Model: c = 40 servers, lambda = 380/s, mean service 0.1 s (utilization 0.95). Me
 2. ciw (a general-purpose Python DES, benchmark-only dependency) on --ciw-requests customers, its time per
    customer extrapolated linearly to --requests (ciw's cost per customer is flat in run length);
 3. the ratio of the two, and the simulated mean wait against Erlang C with its 95% half-width over the
-   replications, for the timed run and for a longer accuracy run (--accuracy-requests, means only).
-4. the full worker simulation (`sizing.simulate`) on a mixed sync/async scenario, in requests/second.
+   replications: the control-variate estimate (fast single server, see sizing/_sim/_mmc_fast.py) and the
+   plain mean of the replications;
+4. how that accuracy holds up over --accuracy-runs independent repeats of the timed run (other seeds):
+   RMS error, the share of runs within 1% of Erlang C, and how often the 95% interval covers it;
+   optionally one long run (--accuracy-requests, means only);
+5. the full worker simulation (`sizing.simulate`) on a mixed sync/async scenario, in requests/second.
 
-Usage: python bench/sim.py [--requests N] [--ciw-requests N] [--accuracy-requests N] [--seed S]
+Usage: python bench/sim.py [--requests N] [--ciw-requests N] [--accuracy-runs N] [--seed S]
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--replications", type=int, default=50)
     ap.add_argument("--ciw-requests", type=int, default=20_000)
-    ap.add_argument("--accuracy-requests", type=int, default=150_000_000, help="0 skips the accuracy run")
+    ap.add_argument("--accuracy-runs", type=int, default=40, help="repeats of the timed run; 0 skips them")
+    ap.add_argument("--accuracy-requests", type=int, default=0, help="one long run of N customers; 0 skips")
     ap.add_argument("--accuracy-replications", type=int, default=1500)
     ap.add_argument("--worker-requests", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=0)
@@ -83,8 +88,11 @@ def main() -> int:
           f"step, 20% warm-up each) in {ours_wall:.3f} s wall = {ours_wall / ours.requests * 1e6:.3f} "
           "us/customer (timed after one small untimed call)")
     err = ours.wait_mean_ms / exact - 1.0
-    print(f"  mean wait {ours.wait_mean_ms:.4f} ± {ours.wait_mean_ci_ms:.4f} ms (95% over replications): "
-          f"error {err:+.2%}, CI ±{ours.wait_mean_ci_ms / exact:.2%}")
+    print(f"  mean wait {ours.wait_mean_ms:.4f} ± {ours.wait_mean_ci_ms:.4f} ms (95% over replications, "
+          f"{ours.variance_reduction}): error {err:+.2%}, CI ±{ours.wait_mean_ci_ms / exact:.2%}")
+    assert ours.wait_mean_plain_ms is not None and ours.wait_mean_plain_ci_ms is not None
+    print(f"  plain mean of the replications: {ours.wait_mean_plain_ms:.4f} ± {ours.wait_mean_plain_ci_ms:.4f} "
+          f"ms: error {ours.wait_mean_plain_ms / exact - 1.0:+.2%}, CI ±{ours.wait_mean_plain_ci_ms / exact:.2%}")
 
     ciw_wall, ciw_wait = time_ciw(a.ciw_requests, a.seed)
     per = ciw_wall / a.ciw_requests
@@ -92,6 +100,30 @@ def main() -> int:
           f"(mean wait {ciw_wait:.2f} ms, one short run from empty)")
     print(f"  extrapolated per customer to {ours.requests:,}: {per * ours.requests:.1f} s")
     print(f"ratio (ciw / ours, per customer): {per * ours.requests / ours_wall:.0f}x faster")
+
+    if a.accuracy_runs > 0:
+        errs, plain, covered, hws = [], [], 0, []
+        t0 = time.perf_counter()
+        for k in range(a.accuracy_runs):
+            r = simulate_queue(LAM, SERVICE_S * 1000, C, requests=a.requests, replications=a.replications,
+                               seed=a.seed + 1000 + k, quantiles=())
+            assert r.wait_mean_ms is not None and r.wait_mean_ci_ms is not None
+            assert r.wait_mean_plain_ms is not None
+            errs.append(r.wait_mean_ms / exact - 1.0)
+            plain.append(r.wait_mean_plain_ms / exact - 1.0)
+            hws.append(r.wait_mean_ci_ms / exact)
+            covered += abs(r.wait_mean_ms - exact) <= r.wait_mean_ci_ms
+        n = len(errs)
+
+        def rms(v: list[float]) -> float:
+            return math.sqrt(math.fsum(x * x for x in v) / len(v))
+
+        print(f"\n{n} independent repeats of the timed run (seeds {a.seed + 1000}..{a.seed + 999 + n}, "
+              f"{time.perf_counter() - t0:.1f} s):")
+        print(f"  control variate: RMS error {rms(errs):.2%}, mean error {math.fsum(errs) / n:+.2%}, "
+              f"within 1% of Erlang C in {sum(abs(e) <= 0.01 for e in errs)}/{n}, worst {max(map(abs, errs)):.2%}, "
+              f"mean 95% half-width ±{math.fsum(hws) / n:.2%}, interval covers Erlang C in {covered}/{n}")
+        print(f"  plain mean:      RMS error {rms(plain):.2%}, within 1% in {sum(abs(e) <= 0.01 for e in plain)}/{n}")
 
     if a.accuracy_requests > 0:
         acc = simulate_queue(LAM, SERVICE_S * 1000, C, requests=a.accuracy_requests,

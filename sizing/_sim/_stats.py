@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-__all__ = ["finite_or_none", "half_width", "mean_and_half_width"]
+__all__ = ["controlled_mean", "finite_or_none", "half_width", "mean_and_half_width"]
 
 
 def half_width(values: Sequence[float] | NDArray[np.float64], level: float = 0.95) -> float | None:
@@ -37,3 +37,30 @@ def finite_or_none(x: float | None) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(x)
+
+
+def controlled_mean(
+    y: NDArray[np.float64], x: NDArray[np.float64], x_mean: float, level: float = 0.95
+) -> tuple[float, float | None]:
+    """Control-variate estimate of E[y] from replications (y_r, x_r) where E[x] = `x_mean` is known.
+
+    The coefficient is fitted by least squares across the replications; the half-width is the standard one
+    for an estimated coefficient (Lavenberg and Welch 1981): residual variance on R - 2 degrees of freedom,
+    inflated by how far the controls' mean landed from its known value. With fewer than 4 replications, or
+    a control that did not vary, it falls back to the plain mean.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    r = y.size
+    dx = x - x.mean()
+    sxx = float(dx @ dx)
+    if r < 4 or not sxx > 0.0:
+        m, hw = mean_and_half_width(y)
+        return (float("nan") if m is None else m), hw
+    beta = float(dx @ (y - y.mean())) / sxx
+    shift = float(x.mean()) - x_mean
+    est = float(y.mean()) - beta * shift
+    resid = y - y.mean() - beta * dx
+    s2 = float(resid @ resid) / (r - 2)
+    t = float(special.stdtrit(r - 2, 0.5 + level / 2.0))
+    return est, t * math.sqrt(s2 * (1.0 / r + shift * shift / sxx))
