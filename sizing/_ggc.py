@@ -12,6 +12,13 @@
   (the delay probability of M/G/c is nearly insensitive to the service distribution).
 * Wait distribution: atom 1 - p_wait at 0, exponential tail with mean mean_wait / p_wait.
 * Service: gamma with the given mean and cv2 (exponential for 1, deterministic for 0).
+
+`wait_tail_shape` (used by the deployment model's latency distributions, not by `ggc`'s own quantiles)
+refines the tail for service less variable than exponential: a waiting customer's wait becomes a shift plus
+an exponential whose rate is the decay rate of the "fast single server" (arrivals as given, each service
+divided by c), the root of the Lundberg equation A*(eta) M_S(eta / c) = 1 with gamma inter-arrivals and
+gamma service. For M/D/c that root is the exact decay rate (it is Crommelin's z^c = exp(lambda D (z - 1))
+with eta = c ln(z) / D); for M/M/c it is c mu - lambda, the exact Erlang C rate. The shift keeps the mean.
 """
 
 from __future__ import annotations
@@ -228,3 +235,50 @@ def ggc(
     return _ggc_arrays(
         np.asarray(lam), np.asarray(s), np.asarray(c, dtype=np.float64), np.asarray(ca2), np.asarray(cs2)
     )
+
+
+def _lundberg_rate(lam: float, s: float, c: float, ca2: float, cs2: float) -> float:
+    """Positive root eta of log A*(eta) + log M_S(eta / c) = 0 (gamma inter-arrivals and service)."""
+    a = 1.0 / lam
+
+    def g(eta: float) -> float:
+        arr = -eta * a if ca2 == 0.0 else -math.log1p(eta * a * ca2) / ca2
+        theta = eta / c
+        svc = theta * s if cs2 == 0.0 else -math.log1p(-theta * s * cs2) / cs2
+        return arr + svc
+
+    # g(0) = 0, g'(0) = s / c - a < 0 when stable, g convex: one positive root, bracketed by doubling.
+    hi = c / s
+    cap = c / (s * cs2) if cs2 > 0.0 else math.inf
+    while g(min(hi, cap * (1.0 - 1e-12))) < 0.0 and hi < cap:
+        hi *= 2.0
+    hi = min(hi, cap * (1.0 - 1e-12))
+    lo = 0.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if g(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return 0.5 * (lo + hi)
+
+
+def wait_tail_shape(
+    lam: float, s: float, c: float, ca2: float, cs2: float, p_wait: float, mean_wait: float
+) -> tuple[float, float]:
+    """(shift, rate) of a waiting customer's wait, shift + Exponential(rate), with the mean kept.
+
+    For cs2 >= 1 this is (0, p_wait / mean_wait), the exponential tail of `ggc`. Below 1 the rate moves
+    towards the Lundberg decay rate in proportion to 1 - cs2 (all the way for constant service), so the
+    shape is continuous in cs2; the shift is what keeps the mean. Times in the units of `s` and 1 / `lam`.
+    """
+    base = p_wait / mean_wait
+    if cs2 >= 1.0 or p_wait <= 0.0 or not (lam > 0.0 and lam * s < c):
+        return 0.0, base
+    eta = _lundberg_rate(lam, s, c, ca2, cs2)
+    if not (math.isfinite(eta) and eta > base):
+        return 0.0, base
+    rate = base + (eta - base) * (1.0 - cs2)
+    return mean_wait / p_wait - 1.0 / rate, rate

@@ -43,24 +43,45 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """A queueing wait: P(W > t) = p_wait * exp(-rate_per_ms * t)."""
+    """A queueing wait: P(W > t) = p_wait for t < shift_ms, p_wait * exp(-rate_per_ms * (t - shift_ms)) after.
+
+    shift_ms is 0 (an exponential tail) unless the service is less variable than exponential; see
+    `sizing._ggc.wait_tail_shape`.
+    """
 
     p_wait: float
     rate_per_ms: float
+    shift_ms: float = 0.0
 
     @property
     def mean_ms(self) -> float:
-        return 0.0 if self.p_wait <= 0 else self.p_wait / self.rate_per_ms
+        return 0.0 if self.p_wait <= 0 else self.p_wait * (self.shift_ms + 1.0 / self.rate_per_ms)
+
+    @property
+    def var_ms2(self) -> float:
+        if self.p_wait <= 0:
+            return 0.0
+        d, r = self.shift_ms, 1.0 / self.rate_per_ms
+        return self.p_wait * (d * d + 2.0 * d * r + 2.0 * r * r) - self.mean_ms**2
+
+    def quantile_ms(self, q: float) -> float:
+        """The q-quantile of the wait (0 when at least a share q never waits)."""
+        if self.p_wait <= 1.0 - q:
+            return 0.0
+        return self.shift_ms + math.log(self.p_wait / (1.0 - q)) / self.rate_per_ms
+
+    def scaled(self, factor: float) -> Wait:
+        """The same wait with every duration multiplied by `factor` (> 0)."""
+        return Wait(self.p_wait, self.rate_per_ms / factor, self.shift_ms * factor)
 
     def upper_ms(self) -> float:
         if self.p_wait <= _TAIL:
             return 0.0
-        return math.log(self.p_wait / _TAIL) / self.rate_per_ms
+        return self.quantile_ms(1.0 - _TAIL)
 
     def cdf(self, t: FloatArray) -> FloatArray:
-        out: FloatArray = np.where(
-            t < 0, 0.0, 1.0 - self.p_wait * np.exp(-self.rate_per_ms * np.maximum(t, 0.0))
-        )
+        excess = np.maximum(t - self.shift_ms, 0.0)
+        out: FloatArray = np.where(t < 0, 0.0, 1.0 - self.p_wait * np.exp(-self.rate_per_ms * excess))
         return out
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sizing._ggc import ggc
+from sizing._ggc import ggc, wait_tail_shape
 from sizing._latency import FINE_GRID, LatencyDistribution, Service, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
@@ -115,9 +115,14 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
             name, servers, visits.rate, hold, visits.cv2, util, False, 1.0, _IDLE, math.inf, q.method
         )
     p = float(q.p_wait)
-    wait = Wait(p, float(q.wait_decay_rate) / 1000.0) if p > 0 else _IDLE
-    # The wait is an atom at 0 and an exponential tail, so its p99 is closed form.
-    p99 = math.log(p / 0.01) / wait.rate_per_ms if p > 0.01 else 0.0
+    wait = _IDLE
+    if p > 0:
+        # ggc's exponential tail, sharpened for holds less variable than exponential (wait_tail_shape).
+        shift_s, rate = wait_tail_shape(
+            visits.rate, hold / 1000.0, servers, arrival_cv2, visits.cv2, p, float(q.mean_wait)
+        )
+        wait = Wait(p, rate / 1000.0, shift_s * 1000.0)
+    p99 = wait.quantile_ms(0.99)
     return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, q.method)
 
 
@@ -171,7 +176,8 @@ def solve_worker(
     # The loop never queues for the core behind its own work (it is one thread): its CPU steps see only the
     # share of the backlog that is thread work.
     thread_share = 1.0 - loop_cpu_rate / cpu.first if cpu.first > 0 else 0.0
-    loop_cpu_wait = Wait(cpu_stage.wait.p_wait * thread_share, cpu_stage.wait.rate_per_ms)
+    cw = cpu_stage.wait
+    loop_cpu_wait = Wait(cw.p_wait * thread_share, cw.rate_per_ms, cw.shift_ms)
     db_servers = dep.db_pool_size + dep.db_max_overflow
     db_stage = _queue("db_pool", db, db_servers, ca2)
     async_db = any(e.handler == "async" and e.uses_db for e, _, _ in classes)
@@ -230,9 +236,7 @@ def solve_worker(
 
 
 def _wait_var(w: Wait) -> float:
-    if w.p_wait <= 0:
-        return 0.0
-    return 2.0 * w.p_wait / w.rate_per_ms**2 - (w.p_wait / w.rate_per_ms) ** 2
+    return w.var_ms2
 
 
 def _phase_moments(phase: Phase, waits: dict[str, Wait], unstable: set[str]) -> tuple[float, float]:
@@ -290,7 +294,7 @@ def _post_wait_scale(classes: list[tuple[float, tuple[Phase, ...]]]) -> float:
 
 
 def _scaled(w: Wait, scale: float) -> Wait:
-    return w if w.p_wait <= 0 or scale == 1.0 else Wait(w.p_wait, w.rate_per_ms / scale)
+    return w if w.p_wait <= 0 or scale == 1.0 else w.scaled(scale)
 
 
 def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale: float) -> list[Wait]:
@@ -299,7 +303,7 @@ def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale
     The wait after the longest pass is not independent of the first: the queue a request found on arrival
     is often still there one body later. The time scale is taken as the geometric mean of the queue's
     relaxation time (M/M/c: hold / (c (1 - sqrt(rho))^2), right near saturation) and the length of a queue
-    excursion (1 / the wait's decay rate, right at moderate load): against the simulator this keeps the p99
+    excursion (the mean length of a wait, right at moderate load): against the simulator this keeps the p99
     of response-model requests within about 13% from utilization 0.5 to 0.95, where either scale alone is
     off by up to 18-23%. With r = exp(-gap / scale) the later wait is split into a part moving with the first
     (a scaled copy of it) and an independent rest; the mean is unchanged.
@@ -313,7 +317,7 @@ def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale
     tokens, longest = _token_passes(phases)
     gap = tokens[longest].hold_ms
     relax = job.hold_ms / (job.servers * (1.0 - math.sqrt(job.utilization)) ** 2)
-    excursion = 1.0 / job.wait.rate_per_ms
+    excursion = job.wait.shift_ms + 1.0 / job.wait.rate_per_ms
     r = math.exp(-gap / math.sqrt(relax * excursion))
     pieces = [_scaled(job.wait, 1.0 + later * r)]
     if later * (1.0 - r) > 1e-12:
@@ -334,8 +338,8 @@ def _per_visit(job: StageSolution, passes: _Visits, full_waits: float) -> StageS
         )
     share = full_waits / passes.rate
     p = job.p_wait * share
-    wait = Wait(p, job.wait.rate_per_ms) if p > 0 else _IDLE
-    p99 = math.log(p / 0.01) / wait.rate_per_ms if p > 0.01 else 0.0
+    wait = Wait(p, job.wait.rate_per_ms, job.wait.shift_ms) if p > 0 else _IDLE
+    p99 = wait.quantile_ms(0.99)
     method = job.method + "; a request waits once before its passes up to the longest and again for each later one"
     return StageSolution(
         "thread_tokens", job.servers, passes.rate, passes.mean_ms, passes.cv2, job.utilization, True, p, wait,
