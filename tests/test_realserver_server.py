@@ -13,6 +13,7 @@ import pytest
 
 from sizing._realserver import ValidationReport, _harness, validate
 from sizing._realserver._measure import MAX_OTHER_CPU
+from sizing._realserver._report import band_range
 from sizing._realserver._server import OwnedProcess, Server, group_alive, start_server
 from sizing._scenario import Scenario
 
@@ -105,14 +106,27 @@ def _erlang_c_wait_ms(rate: float, hold_ms: float, c: int) -> float:
     return p_wait * hold_ms / (c - a)
 
 
+# Two points on TINY, 600-850 requests each in the steady window. Measured on the 2-core VM (2026-11-25,
+# 4 repeats each of 0.5/0.8 at 6 s, 0.5/0.7 at 8 s, and both on 4 tokens x 20 ms): a point's mean moves
+# between runs by up to 4% at 0.5 and 9% at 0.7, and by up to 32% at 0.8, where one run in eight had a long
+# queue excursion (mean 42 against 32 ms, p99 146 against 75-78 ms) whose p99 no 6 s interval covers; so the
+# points are 0.5 and 0.7. Each point's 95% batch-means interval (`mean_ci_ms`) contained the mean over the
+# repeats in 31 of the 32 point runs (the other: 14.5 +- 0.5 against 15.1 ms).
+CI_POINTS = "0.5,0.7"
+CI_SECONDS = 8.0
+
+
 @pytest.fixture(scope="module")
 def ci_report() -> tuple[ValidationReport, float]:
-    """Two load points of TINY on a real server, shared by the tests below (one run, about 35 s)."""
+    """Two load points of TINY on a real server, shared by the tests below (one run, about 45 s).
+
+    A point disturbed by other processes (more than MAX_OTHER_CPU cores) is repeated once.
+    """
     t0 = time.monotonic()
     report = validate(
         TINY,
-        "0.5,0.8",
-        seconds=6.0,
+        CI_POINTS,
+        seconds=CI_SECONDS,
         stage="thread_tokens",
         ceiling=False,
         retries=1,
@@ -135,8 +149,11 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
     cal = report.calibration
     assert cal.handoff_ms_saturation is not None and 0.0 < cal.handoff_ms_saturation < 10.0
     assert 0.0 < cal.overhead_ms < 5.0
+    # The framework CPU is calibrated at each point's rate before the points, and the burn follows it.
+    assert len(cal.framework_mix_ms_at) == 2
+    assert all(p.burn_plan_ms is not None for p in report.points)
     quiet = _quiet(report)
-    if quiet:
+    if quiet and all(p.measured.attempts == 1 for p in report.points):
         assert elapsed < 60.0
     for p in report.points:
         m = p.measured
@@ -144,6 +161,9 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert m.achieved_rps == pytest.approx(m.offered_rps, rel=0.15)
         # The token is held for the 10 ms body plus a hand-off of a few ms: measured by Little's law.
         assert m.token_hold_ms is not None and 10.0 <= m.token_hold_ms <= 20.0
+        # Every point carries its own statistical uncertainty (batch means over its requests).
+        assert m.mean_ci_ms is not None and 0.0 < m.mean_ci_ms < 0.5 * (m.mean_ms or 0.0)
+        assert m.p99_ci_ms is not None and m.p99_ci_ms[0] <= (m.p99_ms or 0.0) <= m.p99_ci_ms[1]
         if not quiet:
             continue
         assert not m.generator_bound, m
@@ -159,18 +179,35 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert 10.0 <= m.mean_ms <= upper * 1.1, (m.mean_ms, upper)
 
 
-@pytest.mark.xfail(
-    reason="known miss, issue 6 left open: a 6 s point at ~140 rps moves +-12% between runs on the 2-core VM "
-    "(mean 25.5 vs 28.6 ms at 0.8, 2026-11-25), so a 10% band cannot be asserted reliably in a CI-sized run; "
-    "and on 10 ms constant holds behind 2 tokens the model's p99 runs +19..22% high (exponential M/D/c tail)",
-    strict=False,
-)
-@pytest.mark.parametrize("source", ["model", "simulator"])
-def test_two_load_points_prediction_bands(ci_report: tuple[ValidationReport, float], source: str) -> None:
-    report, _ = ci_report
+def _check_band(report: ValidationReport, source: str, field: str) -> None:
     if not _quiet(report):
-        pytest.skip("machine busy: other processes took CPU during the points")
+        pytest.skip(
+            "machine busy: other processes took more than "
+            f"{MAX_OTHER_CPU} cores during a point even after a repeat; bands not checked"
+        )
     for p in report.points:
         pred = p.model if source == "model" else p.simulator
         assert pred is not None and pred.error is None, f"{source} prediction missing"
-        assert p.verdicts[source] == "ok", (p.label, p.verdicts[source], report.to_table())
+        value, allowed = getattr(pred, field), band_range(p.measured, field, ci=True)
+        assert value is not None and allowed is not None
+        assert allowed[0] <= value <= allowed[1], (p.label, field, value, allowed, report.to_table())
+
+
+@pytest.mark.parametrize("source", ["model", "simulator"])
+def test_two_load_points_mean_band(ci_report: tuple[ValidationReport, float], source: str) -> None:
+    """The predicted mean is within the bar's 10% of the measured mean, widened by the point's own 95%
+    statistical uncertainty: |predicted - measured| <= 0.10 x measured + mean_ci_ms, where mean_ci_ms is the
+    batch-means half-width (10 consecutive batches of the point's requests, Student t with 9 dof)."""
+    _check_band(ci_report[0], source, "mean_ms")
+
+
+@pytest.mark.parametrize("source", ["model", "simulator"])
+def test_two_load_points_p99_band(ci_report: tuple[ValidationReport, float], source: str) -> None:
+    """The predicted p99 is within the bar's 20% of the measured p99, widened by the point's own 95%
+    interval for the p99: p99_ci_ms low - 0.20 x measured <= predicted <= p99_ci_ms high + 0.20 x measured,
+    the interval from batch means of the fraction of requests above the measured p99.
+
+    The model's p99 on these constant 10 ms holds behind 2 tokens runs high: +11..19% at 0.5 and +5..23% at
+    0.7 over 6 runs (model of 61dd69a); +24..33% and +18..32% with the model before it, which sat at the
+    edge of this widened band."""
+    _check_band(ci_report[0], source, "p99_ms")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sizing._realserver._loadspec import LoadResult, LoadSpec, arrival_offsets, class_choices
+from sizing._realserver._measure import latency_ci
 from sizing._realserver._plan import burn_plan, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._report import (
     Calibration,
@@ -18,6 +19,7 @@ from sizing._realserver._report import (
     PointReport,
     Predicted,
     ValidationReport,
+    band_range,
     verdict,
 )
 from sizing._scenario import Endpoint, Scenario
@@ -339,3 +341,81 @@ def test_report_table_markdown_and_json() -> None:
     back = ValidationReport.model_validate_json(report.model_dump_json())
     assert back == report and back.format == "sizing-validate/1"
     assert report.misses() == ["demo 1.2x (96 rps) model: MISS max_rps 150 vs 99 (+52%)"]
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float, sigma: float) -> np.ndarray:
+    """A stationary AR(1) series around 0 (correlated like consecutive requests' waits)."""
+    e = rng.normal(0.0, sigma, n)
+    x = np.empty(n)
+    x[0] = e[0] / math.sqrt(1 - phi * phi)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x
+
+
+def _coverage(series: list[np.ndarray], true_mean: float, true_p99: float) -> tuple[float, float]:
+    hit_mean = hit_p99 = 0
+    for lat in series:
+        hw, (lo, hi) = latency_ci(lat)  # type: ignore[misc]
+        assert hw is not None and lo <= float(np.percentile(lat, 99)) <= hi
+        hit_mean += abs(lat.mean() - true_mean) <= hw
+        hit_p99 += lo <= true_p99 <= hi
+    return hit_mean / len(series), hit_p99 / len(series)
+
+
+def test_latency_ci_covers_the_true_mean_and_p99_of_independent_latencies() -> None:
+    rng = np.random.default_rng(7)
+    # Exponential latencies, mean 10 ms: p99 = 10 ln 100 = 46.05 ms.
+    series = [rng.exponential(10.0, 2000) for _ in range(300)]
+    cov_mean, cov_p99 = _coverage(series, 10.0, 10.0 * math.log(100.0))
+    assert 0.90 <= cov_mean <= 0.99, cov_mean
+    assert 0.90 <= cov_p99 <= 1.0, cov_p99
+    # The half-width is the textbook one for independent data: about 1.96 sigma / sqrt(n) = 0.44 ms.
+    hws = [latency_ci(s)[0] for s in series]
+    assert np.median(hws) == pytest.approx(1.96 * 10.0 / math.sqrt(2000), rel=0.15)
+
+
+def test_latency_ci_widens_for_correlated_latencies() -> None:
+    """Consecutive requests share a queue: an AR(1) series (phi 0.9) is covered, the i.i.d. formula is not."""
+    rng = np.random.default_rng(11)
+    phi, sigma = 0.9, 3.0
+    sd = sigma / math.sqrt(1 - phi * phi)
+    series = [50.0 + _ar1(rng, 2000, phi, sigma) for _ in range(300)]
+    cov_mean, cov_p99 = _coverage(series, 50.0, 50.0 + 2.3263 * sd)
+    assert cov_mean >= 0.88, cov_mean
+    assert cov_p99 >= 0.85, cov_p99
+    naive = np.mean([abs(s.mean() - 50.0) <= 1.96 * s.std() / math.sqrt(len(s)) for s in series])
+    assert naive < 0.6, naive
+
+
+def test_latency_ci_needs_enough_requests() -> None:
+    assert latency_ci(np.ones(150)) == (None, None)
+    hw, p99 = latency_ci(np.full(400, 5.0))
+    assert hw == 0.0 and p99 == (5.0, 5.0)
+
+
+def test_verdict_with_the_measured_uncertainty() -> None:
+    m = _measured(mean_ci_ms=3.0, p99_ci_ms=(90.0, 140.0))
+    assert band_range(m, "mean_ms") == pytest.approx((45.0, 55.0))
+    assert band_range(m, "mean_ms", ci=True) == pytest.approx((42.0, 58.0))
+    assert band_range(m, "p99_ms", ci=True) == pytest.approx((70.0, 160.0))
+    assert verdict(m, _predicted(57.5, 155.0), False).startswith("MISS mean 57.5 vs 50.0 (+15%)")
+    assert verdict(m, _predicted(57.5, 155.0), False, ci=True) == "ok"
+    assert verdict(m, _predicted(58.5, 165.0), False, ci=True) == (
+        "MISS mean 58.5 vs 50.0 (+17%, allowed 42.0..58.0), p99 165.0 vs 100.0 (+65%, allowed 70.0..160.0)"
+    )
+    # Without an interval (an old result) the band is the bar's.
+    assert band_range(_measured(), "p99_ms", ci=True) == pytest.approx((80.0, 120.0))
+
+
+def test_framework_cpu_and_burn_at_a_points_rate() -> None:
+    from sizing._realserver._calibrate import CalibrationData, burns_at, framework_at
+
+    sc = _scenario(cpu_ms=2.5)
+    cal = CalibrationData(framework_cpu_ms={"a": 2.0}, framework_mix_ms_at={100.0: 1.8, 300.0: 1.4})
+    assert framework_at(sc, cal, 200.0)["a"] == pytest.approx(1.6)
+    assert framework_at(sc, cal, 50.0)["a"] == pytest.approx(1.8)  # flat outside the calibrated rates
+    assert framework_at(sc, cal, 900.0)["a"] == pytest.approx(1.4)
+    # The request costs cpu_ms in total: the burn is what the framework leaves of it at that rate.
+    assert sum(burns_at(sc, cal, 200.0)[0]) == pytest.approx(2.5 - 1.6)
+    assert framework_at(sc, CalibrationData(framework_cpu_ms={"a": 2.0}), 200.0)["a"] == 2.0

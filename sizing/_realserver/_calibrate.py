@@ -22,7 +22,7 @@ from sizing._realserver._plan import burn_plan, nominal_capacities
 from sizing._realserver._server import Server
 from sizing._scenario import Scenario
 
-__all__ = ["CalibrationData", "calibrate", "fidelity", "idle_rate", "prewarm_for"]
+__all__ = ["CalibrationData", "burns_at", "calibrate", "fidelity", "idle_rate", "prewarm_for"]
 
 
 @dataclass(slots=True)
@@ -33,6 +33,8 @@ class CalibrationData:
     idle_cpu: float = 0.0
     poll_cpu_s: float = 0.0
     framework_cpu_ms: dict[str, float] = field(default_factory=dict)
+    # The mix's framework CPU per request (ms, no burn) at each planned point's rate: {rps: ms}.
+    framework_mix_ms_at: dict[float, float] = field(default_factory=dict)
     cpu_ms_emulated: dict[str, float] = field(default_factory=dict)
     burn_plan_ms: dict[str, list[float]] = field(default_factory=dict)
     handoff_ms_saturation: float | None = None
@@ -176,7 +178,6 @@ def _ceiling(server: Server, cal: CalibrationData, top_rps: float, seed: int) ->
 def _framework(server: Server, scenario: Scenario, cal: CalibrationData, seed: int) -> None:
     """CPU per request of each class with no burn: what uvicorn + FastAPI + the emulation cost."""
     names = [e.name for e in scenario.endpoints]
-    plans = []
     for c, ep in enumerate(scenario.endpoints):
         alone = scenario.model_copy(update={"endpoints": [ep.model_copy(update={"share": 1.0})]})
         cap = min(nominal_capacities(alone).values())
@@ -199,15 +200,82 @@ def _framework(server: Server, scenario: Scenario, cal: CalibrationData, seed: i
         per = _cpu_per_request(run.samples, f"done.{c}", idle_rate(cal, _CAL_SAMPLE_S), 0)
         cal.framework_cpu_ms[ep.name] = per
         cal.cpu_ms_emulated[ep.name] = max(ep.cpu_ms, per) if math.isfinite(per) else ep.cpu_ms
-        plan = burn_plan(ep, per if math.isfinite(per) else 0.0)
-        cal.burn_plan_ms[ep.name] = [round(x, 4) for x in plan]
-        plans.append(plan)
+        cal.burn_plan_ms[ep.name] = [round(x, 4) for x in burn_plan(ep, per if math.isfinite(per) else 0.0)]
         if math.isfinite(per) and per > ep.cpu_ms:
             cal.notes.append(
                 f"{ep.name}: the framework alone costs {per:.2f} ms CPU per request, above cpu_ms "
                 f"{ep.cpu_ms:g}; the server spends {per:.2f} and predictions use that"
             )
-    server.configure(burns=plans)
+
+
+def _framework_at_rates(
+    server: Server, scenario: Scenario, cal: CalibrationData, seed: int, rates: list[float]
+) -> None:
+    """The mix's framework CPU per request (no burn) at each planned point's rate, before any point runs.
+
+    uvicorn + FastAPI cost less CPU per request at a higher rate (one loop wake-up serves several events),
+    so a burn planned from the low-load calibration alone leaves a request cheaper than its cpu_ms under
+    load. Rates past 0.9 of the lowest nominal capacity are calibrated at that 0.9 (no queue builds up).
+    """
+    names = [e.name for e in scenario.endpoints]
+    cap = min(nominal_capacities(scenario).values())
+    lat_s = max(
+        sum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
+        / 1000.0,
+        0.001,
+    )
+    wanted = sorted({round(min(r, 0.9 * cap), 1) for r in rates if r > 0})
+    for k, rate in enumerate(wanted):
+        # At least ~300 requests where 6 s allow: one garbage collection is then a few percent of the CPU.
+        seconds = min(max(300.0 / rate, 2.0), 6.0)
+        spec = LoadSpec(
+            port=server.port,
+            paths=tuple(f"/e/{i}" for i in range(len(names))),
+            shares=tuple(e.share for e in scenario.endpoints),
+            rate=rate,
+            seconds=seconds,
+            max_requests=int(rate * seconds * 2 + 50),
+            seed=seed + 101 + k,
+            drain_s=max(5.0, 20 * lat_s),
+            prewarm=prewarm_for(rate, lat_s * 1.5),
+        )
+        run, _ = quiet_drive(server, spec, attempts=2)
+        s = run.samples
+        done = 0
+        if len(s) > 1:
+            finished = run.load.t0 + run.load.done
+            done = int(np.sum((finished >= s[0]["t"]) & (finished <= s[-1]["t"])))
+        per = _cpu_per_request(s, None, idle_rate(cal, _CAL_SAMPLE_S), done)
+        if math.isfinite(per):
+            cal.framework_mix_ms_at[rate] = per
+    if cal.framework_mix_ms_at:
+        cal.notes.append(
+            "framework CPU of the mix at the points' rates (no burn): "
+            + ", ".join(f"{r:g} rps {v:.2f} ms" for r, v in sorted(cal.framework_mix_ms_at.items()))
+        )
+
+
+def framework_at(scenario: Scenario, cal: CalibrationData, rate: float) -> dict[str, float]:
+    """Each class's framework CPU (ms) at `rate`: the low-load value scaled by the mix's ratio at that rate.
+
+    The ratio is interpolated linearly between the calibrated rates (held flat outside them); without a
+    calibration at rates it is 1.
+    """
+    low = {e.name: cal.framework_cpu_ms.get(e.name, math.nan) for e in scenario.endpoints}
+    base = sum(e.share * low[e.name] for e in scenario.endpoints if math.isfinite(low[e.name]))
+    pts = sorted(cal.framework_mix_ms_at.items())
+    if not pts or base <= 0:
+        return low
+    xs = np.array([r for r, _ in pts])
+    ys = np.array([v / base for _, v in pts])
+    factor = float(np.interp(rate, xs, ys))
+    return {k: v * factor for k, v in low.items()}
+
+
+def burns_at(scenario: Scenario, cal: CalibrationData, rate: float) -> list[list[float]]:
+    """The burn plan of every class at `rate`: cpu_ms less the framework CPU calibrated at that rate."""
+    fw = framework_at(scenario, cal, rate)
+    return [burn_plan(e, fw[e.name] if math.isfinite(fw[e.name]) else 0.0) for e in scenario.endpoints]
 
 
 def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int) -> None:
@@ -256,8 +324,17 @@ def _handoff(server: Server, scenario: Scenario, cal: CalibrationData, seed: int
 
 
 def calibrate(
-    server: Server, scenario: Scenario, *, seed: int, ceiling_up_to: float | None
+    server: Server,
+    scenario: Scenario,
+    *,
+    seed: int,
+    ceiling_up_to: float | None,
+    point_rates: list[float] | None = None,
 ) -> CalibrationData:
+    """Everything measured once before the points; `point_rates`: also the framework CPU at those rates.
+
+    Leaves the server burning the low-load plan; `burns_at` gives the plan for a point's rate.
+    """
     cal = CalibrationData()
     _idle_cpu(server, cal)
     _overhead(server, cal, seed)
@@ -265,6 +342,12 @@ def calibrate(
         _ceiling(server, cal, ceiling_up_to, seed)
     _handoff(server, scenario, cal, seed)
     _framework(server, scenario, cal, seed)
+    if point_rates:
+        _framework_at_rates(server, scenario, cal, seed, point_rates)
+    low = {e.name: cal.framework_cpu_ms.get(e.name, math.nan) for e in scenario.endpoints}
+    server.configure(
+        burns=[burn_plan(e, low[e.name] if math.isfinite(low[e.name]) else 0.0) for e in scenario.endpoints]
+    )
     return cal
 
 

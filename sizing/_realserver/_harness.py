@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from sizing._lifecycle import request_phases
-from sizing._realserver._calibrate import CalibrationData, calibrate, fidelity, idle_rate, prewarm_for
+from sizing._realserver._calibrate import (
+    CalibrationData,
+    burns_at,
+    calibrate,
+    fidelity,
+    idle_rate,
+    prewarm_for,
+)
 from sizing._realserver._loadspec import LoadSpec
 from sizing._realserver._measure import PointRun, analyze, disturbed, drive
 from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
@@ -235,7 +242,13 @@ def validate(
         try:
             say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
             top = max(p.rps for p in load_points)
-            cal = calibrate(server, scenario, seed=seed, ceiling_up_to=top if ceiling else None)
+            cal = calibrate(
+                server,
+                scenario,
+                seed=seed,
+                ceiling_up_to=top if ceiling else None,
+                point_rates=[p.rps for p in load_points],
+            )
             say(
                 f"calibrated: overhead {cal.overhead_ms:.3f} ms, hand-off {cal.handoff_ms_saturation} ms, "
                 f"framework CPU {cal.framework_cpu_ms}, ceiling {cal.ceiling_rps}"
@@ -246,6 +259,9 @@ def validate(
             ref, load_points = resolve_points(emulated_base, parsed, stage)
             caps = nominal_capacities(emulated_base)
             for k, point in enumerate(load_points):
+                # Each class burns cpu_ms less the framework CPU calibrated (before any point) at this rate.
+                plans = burns_at(scenario, cal, point.rps)
+                server.configure(burns=plans)
                 run, attempts = _run_point(
                     server,
                     scenario,
@@ -278,6 +294,9 @@ def validate(
                         rps=point.rps,
                         nominal_utilization={s: round(point.rps / c, 4) for s, c in caps.items() if c > 0},
                         measured=measured,
+                        burn_plan_ms={
+                            n: [round(x, 4) for x in plan] for n, plan in zip(names, plans, strict=True)
+                        },
                         model=model,
                         simulator=sim,
                         verdicts={
@@ -308,6 +327,7 @@ def validate(
             trivial_latency_ms=cal.trivial_latency_ms,
             trivial_server_cpu_ms=cal.trivial_server_cpu_ms,
             framework_cpu_ms=cal.framework_cpu_ms,
+            framework_mix_ms_at={f"{r:g}": round(v, 4) for r, v in sorted(cal.framework_mix_ms_at.items())},
             cpu_ms_emulated=cal.cpu_ms_emulated,
             burn_plan_ms=cal.burn_plan_ms,
             handoff_ms_saturation=cal.handoff_ms_saturation,

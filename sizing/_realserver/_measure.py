@@ -32,6 +32,7 @@ __all__ = [
     "PointRun",
     "analyze",
     "drive",
+    "latency_ci",
     "machine_cpu",
 ]
 
@@ -207,6 +208,42 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     )
 
 
+# Batch means: the steady window's requests, in schedule order, cut into this many consecutive batches.
+CI_BATCHES = 10
+_T_975 = {4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t, 97.5%, by dof
+
+
+def latency_ci(lat: np.ndarray, batches: int = CI_BATCHES) -> tuple[float | None, tuple[float, float] | None]:
+    """95% confidence of a point's mean and p99 from its own requests (latencies in schedule order).
+
+    Consecutive requests wait in the same queue, so their latencies are correlated and the i.i.d. formulas
+    understate the uncertainty. Batch means: the requests are cut into `batches` consecutive batches, each
+    batch's mean (and fraction of requests above the whole window's p99) is one observation, and their
+    spread gives the standard error (Student t with batches - 1 degrees of freedom).
+
+    Returns (half-width of the mean's interval in ms, (low, high) of the p99's interval in ms). The p99
+    interval inverts the empirical distribution: the quantiles at 0.99 -+ t x SE of the exceedance fraction,
+    that SE at least the binomial one sqrt(0.01 x 0.99 / n) (a positively correlated series is not less
+    uncertain than an independent one); past the largest latency the interval ends at it. None when there
+    are too few requests (fewer than 20 per batch).
+    """
+    lat = np.asarray(lat, dtype=float)
+    n = len(lat)
+    k = min(max(batches, 5), 10)
+    if n < 20 * k:
+        return None, None
+    t = _T_975[k - 1]
+    parts = np.array_split(lat, k)
+    means = np.array([b.mean() for b in parts])
+    mean_hw = float(t * means.std(ddof=1) / math.sqrt(k))
+    q99 = float(np.percentile(lat, 99))
+    frac = np.array([float((b > q99).mean()) for b in parts])
+    se_p = max(float(frac.std(ddof=1) / math.sqrt(k)), math.sqrt(0.01 * 0.99 / n))
+    lo_q = max(99.0 - 100.0 * t * se_p, 0.0)
+    hi_q = min(99.0 + 100.0 * t * se_p, 100.0)
+    return mean_hw, (float(np.percentile(lat, lo_q)), float(np.percentile(lat, hi_q)))
+
+
 def _pct(a: np.ndarray, q: float) -> float | None:
     return float(np.percentile(a, q)) if len(a) else None
 
@@ -240,6 +277,7 @@ def analyze(
     n = int(win.sum())
     ok = win & (load.status == 200)
     lat = (load.done[ok] - sched[ok]) * 1000.0
+    mean_ci, p99_ci = latency_ci(lat[np.argsort(sched[ok], kind="stable")])
     sent = load.sent[win]
     lag = (sent[~np.isnan(sent)] - sched[win][~np.isnan(sent)]) * 1000.0
     unsent = int(np.isnan(sent).sum())
@@ -292,6 +330,8 @@ def analyze(
         p50_ms=_pct(lat, 50),
         p95_ms=_pct(lat, 95),
         p99_ms=_pct(lat, 99),
+        mean_ci_ms=mean_ci,
+        p99_ci_ms=p99_ci,
         per_class=per_class,
         send_lag_mean_ms=_mean(lag) or 0.0,
         send_lag_p99_ms=lag_p99,

@@ -3,9 +3,12 @@
 JSON format "sizing-validate/1", one scenario per file:
   name, created (UTC ISO), machine {python, uvicorn, loop, http, cores, load averages},
   scenario (the scenario JSON as given), reference_stage, reference_rps (nominal capacity the points are
-  fractions of), calibration {...}, points [
+  fractions of), calibration {..., framework_cpu_ms (low load), framework_mix_ms_at (at the points' rates)},
+  points [
     {label, fraction, rps (offered, whole service), nominal_utilization {stage: u},
-     measured {offered_rps, achieved_rps, mean_ms, p50_ms, p95_ms, p99_ms, errors, ...},
+     measured {offered_rps, achieved_rps, mean_ms, p50_ms, p95_ms, p99_ms, errors, mean_ci_ms (95% half-width)
+               and p99_ci_ms ([low, high], 95%) by batch means over the point's own requests, ...},
+     burn_plan_ms {class: CPU ms per phase at this point's rate},
      model {mean_ms, p50_ms, p95_ms, p99_ms, max_rps, stable, ...} | null,
      simulator {same} | null, verdicts {model, simulator}}
   ]
@@ -26,6 +29,7 @@ __all__ = [
     "PointReport",
     "Predicted",
     "ValidationReport",
+    "band_range",
     "overloaded",
     "render",
 ]
@@ -61,6 +65,15 @@ class Measured(_R):
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    mean_ci_ms: float | None = Field(
+        default=None,
+        description="Half-width of the mean's 95% confidence interval, by batch means over the point's own "
+        "requests in schedule order (None: too few requests, or a result from before this field)",
+    )
+    p99_ci_ms: tuple[float, float] | None = Field(
+        default=None,
+        description="(low, high) of the p99's 95% confidence interval, batch means of the exceedance fraction",
+    )
     per_class: dict[str, ClassLatency]
     send_lag_mean_ms: float
     send_lag_p99_ms: float
@@ -110,6 +123,9 @@ class PointReport(_R):
     rps: float
     nominal_utilization: dict[str, float]
     measured: Measured
+    burn_plan_ms: dict[str, list[float]] | None = Field(
+        default=None, description="CPU burned per phase, per class, at this point (None: the calibration's)"
+    )
     model: Predicted | None
     simulator: Predicted | None
     verdicts: dict[str, str]
@@ -122,6 +138,11 @@ class Calibration(_R):
     trivial_latency_ms: float
     trivial_server_cpu_ms: float
     framework_cpu_ms: dict[str, float] = Field(description="Server CPU per request with no burn, per class")
+    framework_mix_ms_at: dict[str, float] = Field(
+        default_factory=dict,
+        description="The mix's server CPU per request with no burn at each point's rate (rps -> ms), measured "
+        "before the points; each point's burn is cpu_ms less the framework CPU at its rate",
+    )
     cpu_ms_emulated: dict[str, float] = Field(description="CPU per request the server spends, per class")
     burn_plan_ms: dict[str, list[float]]
     handoff_ms_saturation: float | None = Field(description="1/throughput - body at 1 token, saturated")
@@ -192,8 +213,31 @@ def overloaded(fraction: float | None, pred: Predicted | None) -> bool:
     return (fraction or 0.0) >= 1.0 or bool(pred and pred.stable is False)
 
 
-def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str:
-    """`ok`, `n/a`, or what missed and by how much (relative to measured)."""
+def band_range(measured: Measured, field: str, *, ci: bool = False) -> tuple[float, float] | None:
+    """The predictions (ms) that pass for `field` ("mean_ms" or "p99_ms"): the bar's band around measured.
+
+    `ci`: the band widened by the point's own 95% statistical uncertainty (`mean_ci_ms`, `p99_ci_ms`, batch
+    means): mean within 10% of measured plus the interval's half-width; p99 from its interval's low end
+    minus 20% of measured to its high end plus 20%. Without an interval the band is not widened.
+    """
+    m = getattr(measured, field)
+    if m is None:
+        return None
+    band = (MEAN_BAND if field == "mean_ms" else P99_BAND) * m
+    lo, hi = m, m
+    if ci and field == "mean_ms" and measured.mean_ci_ms is not None:
+        lo, hi = m - measured.mean_ci_ms, m + measured.mean_ci_ms
+    elif ci and field == "p99_ms" and measured.p99_ci_ms is not None:
+        lo, hi = min(measured.p99_ci_ms[0], m), max(measured.p99_ci_ms[1], m)
+    return lo - band, hi + band
+
+
+def verdict(measured: Measured, pred: Predicted | None, overloaded: bool, *, ci: bool = False) -> str:
+    """`ok`, `n/a`, or what missed and by how much (relative to measured).
+
+    `ci`: latency bands widened by the point's measured 95% uncertainty (see `band_range`); the sweep's
+    verdicts use the bar's bands as they are.
+    """
     if pred is None:
         return "n/a"
     if pred.error:
@@ -214,13 +258,15 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool) -> str
     if measured.generator_bound:
         return f"not compared: generator-bound ({measured.generator_reason})"
     misses = []
-    for field, band in (("mean_ms", MEAN_BAND), ("p99_ms", P99_BAND)):
+    for field in ("mean_ms", "p99_ms"):
         p, m = getattr(pred, field), getattr(measured, field)
         e = rel_err(p, m)
+        allowed = band_range(measured, field, ci=ci)
         if p is None:
             misses.append(f"{field[:-3]} unbounded vs {m:.1f}")
-        elif e is not None and abs(e) > band:
-            misses.append(f"{field[:-3]} {p:.1f} vs {m:.1f} ({e:+.0%})")
+        elif e is not None and allowed is not None and not (allowed[0] <= p <= allowed[1]):
+            wide = f", allowed {allowed[0]:.1f}..{allowed[1]:.1f}" if ci else ""
+            misses.append(f"{field[:-3]} {p:.1f} vs {m:.1f} ({e:+.0%}{wide})")
     return "ok" if not misses else "MISS " + ", ".join(misses)
 
 
@@ -228,7 +274,8 @@ _LEGEND = (
     "times in ms; err = (predicted - measured) / measured; tok.u = sampled borrowed/total tokens; hold = "
     "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
     "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
-    "rq.w = ms per request our server's and generators' threads waited for a CPU"
+    "rq.w = ms per request our server's and generators' threads waited for a CPU; ±mean, p99 ci = the 95% "
+    "interval of the measured mean (half-width) and p99 from the point's own requests (batch means)"
 )
 
 
@@ -244,7 +291,8 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     cal = report.calibration
     head = [
         "point", "rps", "done/s", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50", "p95", "p99",
-        "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err", "other", "rq.w", "verdict",
+        "±mean", "p99 ci", "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err",
+        "other", "rq.w", "verdict",
     ]  # fmt: skip
     rows: list[list[str]] = []
     for p in report.points:
@@ -268,6 +316,8 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _f(m.p50_ms),
                 _f(m.p95_ms),
                 _f(m.p99_ms),
+                _f(m.mean_ci_ms),
+                "-" if m.p99_ci_ms is None else f"{m.p99_ci_ms[0]:.1f}-{m.p99_ci_ms[1]:.1f}",
                 _f(mo.mean_ms if mo else None),
                 _e(rel_err(mo.mean_ms, m.mean_ms) if mo else None),
                 _f(mo.p99_ms if mo else None),
