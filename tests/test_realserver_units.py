@@ -419,3 +419,22 @@ def test_framework_cpu_and_burn_at_a_points_rate() -> None:
     # The request costs cpu_ms in total: the burn is what the framework leaves of it at that rate.
     assert sum(burns_at(sc, cal, 200.0)[0]) == pytest.approx(2.5 - 1.6)
     assert framework_at(sc, CalibrationData(framework_cpu_ms={"a": 2.0}), 200.0)["a"] == 2.0
+
+
+def test_gc_pauses_in_a_point_window_are_counted_once() -> None:
+    """Samples repeat the recent pauses: each counts once, only inside the window, share from the totals."""
+    from sizing._realserver._measure import _gc_in_window
+
+    def sample(t: float, total_ms: float, full: list[tuple[float, float]]) -> dict[str, object]:
+        return {"pid": 7, "t": t, "gc": {"n": [0, 0, len(full)], "ms": [total_ms, 0.0, 0.0], "full": full}}
+
+    pauses = [(9.0, 80.0), (10.5, 40.0), (11.5, 60.0), (13.0, 99.0)]
+    samples = [
+        sample(10.0, 100.0, pauses[:1]),
+        sample(11.0, 140.0, pauses[:2]),
+        sample(12.0, 200.0, pauses[:3]),
+    ]
+    n, longest, share = _gc_in_window(samples, 10.0, 12.0)
+    assert (n, longest) == (2, 60.0)  # 9.0 is before the window, 13.0 after it
+    assert share == pytest.approx((200.0 - 100.0) / 1000.0 / 2.0)
+    assert _gc_in_window([{"pid": 7, "t": 1.0}], 0.0, 2.0) == (None, None, None)  # a server without GC data

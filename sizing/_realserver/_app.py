@@ -23,6 +23,7 @@ token hand-off at saturation).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import os
@@ -143,6 +144,31 @@ async def _asleep_measured(meter: _Meter, kind: str, seconds: float) -> None:
     meter.add(f"{kind}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
 
 
+class _GcClock:
+    """Stop-the-world pauses of CPython's cyclic collector in this process, per generation.
+
+    A collection holds the GIL: the loop and every thread stall for its duration. Full (generation 2)
+    pauses are kept with their end times so a point can report its own; they are what the model leaves out.
+    """
+
+    def __init__(self) -> None:
+        self.t0 = 0.0
+        self.full: deque[tuple[float, float]] = deque(maxlen=2_000)  # (end monotonic s, pause ms)
+        self.n = [0, 0, 0]
+        self.ms = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.t0 = time.perf_counter()
+            return
+        pause_ms = (time.perf_counter() - self.t0) * 1000.0
+        gen = int(info.get("generation", 0))
+        self.n[gen] += 1
+        self.ms[gen] += pause_ms
+        if gen == 2:
+            self.full.append((time.monotonic(), pause_ms))
+
+
 class _State:
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
@@ -157,6 +183,8 @@ class _State:
         # burns[class][phase]: CPU ms per phase; 0 until the harness has measured the framework's own CPU.
         self.burns: list[list[float]] = [[0.0] * len(request_phases(e)) for e in scenario.endpoints]
         self.handoff_bodies: deque[tuple[float, float]] = deque(maxlen=20_000)
+        self.gc = _GcClock()
+        gc.callbacks.append(self.gc)
 
     def draw_s(self, step: Step) -> float:
         """One service time (seconds) from the step's distribution: constant for cv2 0, else lognormal."""
@@ -332,6 +360,7 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
                 for p in (state.db_sync, state.db_async, state.http_sync, state.http_async)
             },
             "counts": state.meter.snapshot(),
+            "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
         }
         return Response(json.dumps(out).encode(), media_type="application/json")
 

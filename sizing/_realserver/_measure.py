@@ -319,6 +319,7 @@ def analyze(
             if max(in_use) > 0 or max(wait) > 0:
                 pools[name] = {"in_use_mean": float(np.mean(in_use)), "waiting_mean": float(np.mean(wait))}
     bmean = _mean(borrowed)
+    gc_full, gc_max, gc_share = _gc_in_window(samples, t_lo, t_hi)
     return Measured(
         offered_rps=n / span,
         sent_rps=float((~np.isnan(sent)).sum()) / span,
@@ -359,4 +360,33 @@ def analyze(
         runqueue_wait_ms_per_request=run.rq_wait_s * 1000.0 / max(len(load.sched), 1),
         steal=run.steal,
         attempts=attempts,
+        gc_full_pauses=gc_full,
+        gc_full_pause_max_ms=gc_max,
+        gc_pause_share=gc_share,
     )
+
+
+def _gc_in_window(
+    samples: list[dict[str, Any]], t_lo: float, t_hi: float
+) -> tuple[int | None, float | None, float | None]:
+    """Full collections that ended inside [t_lo, t_hi], their longest pause, and the GC time share.
+
+    One worker's samples at a time (collections are per process): pauses are deduplicated by their end
+    time, the share is the growth of the collector's total time over the sampled span.
+    """
+    with_gc = [s for s in samples if "gc" in s]
+    if not with_gc:
+        return None, None, None
+    pauses: dict[tuple[int, float], float] = {}
+    shares = []
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for s in with_gc:
+        by_pid.setdefault(int(s["pid"]), []).append(s)
+        for end, ms in s["gc"]["full"]:
+            if t_lo <= end <= t_hi:
+                pauses[(int(s["pid"]), float(end))] = float(ms)
+    for v in by_pid.values():
+        span = v[-1]["t"] - v[0]["t"]
+        if len(v) > 1 and span > 0:
+            shares.append((sum(v[-1]["gc"]["ms"]) - sum(v[0]["gc"]["ms"])) / 1000.0 / span)
+    return len(pauses), max(pauses.values(), default=0.0), (float(np.mean(shares)) if shares else None)

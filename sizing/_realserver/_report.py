@@ -100,6 +100,15 @@ class Measured(_R):
         description="Time our server's and generators' threads waited for a CPU, per request (schedstat)",
     )
     attempts: int = Field(description="Runs of this point; a disturbed run (other_cpu > limit) is repeated")
+    gc_full_pauses: int | None = Field(
+        default=None, description="Full (generation 2) collections of the server's cyclic GC during the point"
+    )
+    gc_full_pause_max_ms: float | None = Field(
+        default=None, description="The longest of them: every request in flight stalls that long (GIL held)"
+    )
+    gc_pause_share: float | None = Field(
+        default=None, description="Share of the point's time the server spent in collections, all generations"
+    )
 
 
 class Predicted(_R):
@@ -275,7 +284,8 @@ _LEGEND = (
     "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
     "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
     "rq.w = ms per request our server's and generators' threads waited for a CPU; ±mean, p99 ci = the 95% "
-    "interval of the measured mean (half-width) and p99 from the point's own requests (batch means)"
+    "interval of the measured mean (half-width) and p99 from the point's own requests (batch means); "
+    "full gc = the server's generation-2 collections during the point, count x longest pause (ms)"
 )
 
 
@@ -292,7 +302,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     head = [
         "point", "rps", "done/s", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50", "p95", "p99",
         "±mean", "p99 ci", "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err",
-        "other", "rq.w", "verdict",
+        "other", "rq.w", "full gc", "verdict",
     ]  # fmt: skip
     rows: list[list[str]] = []
     for p in report.points:
@@ -329,6 +339,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
                 f"{m.other_cpu:.2f}",
                 f"{m.runqueue_wait_ms_per_request:.3f}",
+                "-" if m.gc_full_pauses is None else f"{m.gc_full_pauses} x {_f(m.gc_full_pause_max_ms, 0)}",
                 v,
             ]
         )
