@@ -10,7 +10,7 @@ table (pytest -s); the full grid writes tests/data/sim_vs_model.md with its prov
 
 The quick grid asserts the bands the model states: mean latency within 10%, p99 within 20% for I/O cv2 <= 1
 up to utilization 0.8, presets within 5%. Heavy tails near saturation (cv2 >= 2, utilization >= 0.85) are
-where the model's p99 is low by 10-28%: the full table shows it, and evaluate() says so in a finding.
+where the model's p99 is low by 10-30%: the full table shows it, and evaluate() says so in a finding.
 """
 
 from __future__ import annotations
