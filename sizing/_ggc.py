@@ -241,28 +241,35 @@ def _lundberg_rate(lam: float, s: float, c: float, ca2: float, cs2: float) -> fl
     """Positive root eta of log A*(eta) + log M_S(eta / c) = 0 (gamma inter-arrivals and service)."""
     a = 1.0 / lam
 
-    def g(eta: float) -> float:
-        arr = -eta * a if ca2 == 0.0 else -math.log1p(eta * a * ca2) / ca2
-        theta = eta / c
-        svc = theta * s if cs2 == 0.0 else -math.log1p(-theta * s * cs2) / cs2
-        return arr + svc
-
-    # g(0) = 0, g'(0) = s / c - a < 0 when stable, g convex: one positive root, bracketed by doubling.
-    hi = c / s
-    cap = c / (s * cs2) if cs2 > 0.0 else math.inf
-    while g(min(hi, cap * (1.0 - 1e-12))) < 0.0 and hi < cap:
-        hi *= 2.0
-    hi = min(hi, cap * (1.0 - 1e-12))
-    lo = 0.0
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if g(mid) < 0.0:
-            lo = mid
+    def g(eta: float) -> tuple[float, float]:
+        """The function and its derivative."""
+        if ca2 == 0.0:
+            arr, darr = -eta * a, -a
         else:
-            hi = mid
-        if hi - lo <= 1e-12 * hi:
+            arr, darr = -math.log1p(eta * a * ca2) / ca2, -a / (1.0 + eta * a * ca2)
+        theta = eta / c
+        if cs2 == 0.0:
+            svc, dsvc = theta * s, s / c
+        else:
+            svc, dsvc = -math.log1p(-theta * s * cs2) / cs2, s / c / (1.0 - theta * s * cs2)
+        return arr + svc, darr + dsvc
+
+    # g(0) = 0, g'(0) = s / c - a < 0 when stable, and g is convex: one positive root. Newton's method from
+    # a point right of it (g >= 0) descends to it monotonically, in a handful of steps.
+    cap = c / (s * cs2) if cs2 > 0.0 else math.inf
+    eta = c / s
+    while eta < cap and g(min(eta, cap * (1.0 - 1e-9)))[0] < 0.0:
+        eta *= 2.0
+    eta = min(eta, cap * (1.0 - 1e-9))
+    for _ in range(60):
+        val, slope = g(eta)
+        if slope <= 0.0:
             break
-    return 0.5 * (lo + hi)
+        step = val / slope
+        eta -= step
+        if abs(step) <= 1e-13 * eta:
+            break
+    return eta
 
 
 def wait_tail_shape(
