@@ -125,15 +125,20 @@ def quiet_drive(
     return best
 
 
-def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
-    run, m = _trivial(server, 100.0, 2.0, seed)
-    cal.trivial_latency_ms = m.mean_ms or math.nan
+def _cpu_per_sampled_request(run: Any, cal: CalibrationData) -> float:
+    """Server CPU per request completed between the run's first and last server sample (ms)."""
     s = run.samples
     done = 0
     if len(s) > 1:
         finished = run.load.t0 + run.load.done
         done = int(np.sum((finished >= s[0]["t"]) & (finished <= s[-1]["t"])))
-    per = _cpu_per_request(s, None, idle_rate(cal, _CAL_SAMPLE_S), done)
+    return _cpu_per_request(s, None, idle_rate(cal, _CAL_SAMPLE_S), done)
+
+
+def _overhead(server: Server, cal: CalibrationData, seed: int) -> None:
+    run, m = _trivial(server, 100.0, 2.0, seed)
+    cal.trivial_latency_ms = m.mean_ms or math.nan
+    per = _cpu_per_sampled_request(run, cal)
     cal.trivial_server_cpu_ms = per
     cal.overhead_ms = cal.trivial_latency_ms - (per if math.isfinite(per) else 0.0)
     cal.notes.append(
@@ -240,12 +245,7 @@ def _framework_at_rates(
             prewarm=prewarm_for(rate, lat_s * 1.5),
         )
         run, _ = quiet_drive(server, spec, attempts=2)
-        s = run.samples
-        done = 0
-        if len(s) > 1:
-            finished = run.load.t0 + run.load.done
-            done = int(np.sum((finished >= s[0]["t"]) & (finished <= s[-1]["t"])))
-        per = _cpu_per_request(s, None, idle_rate(cal, _CAL_SAMPLE_S), done)
+        per = _cpu_per_sampled_request(run, cal)
         if math.isfinite(per):
             cal.framework_mix_ms_at[rate] = per
     if cal.framework_mix_ms_at:
