@@ -123,7 +123,10 @@ def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -
         )
         wait = Wait(p, rate / 1000.0, shift_s * 1000.0)
     p99 = wait.quantile_ms(0.99)
-    return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, q.method)
+    method = q.method
+    if wait.shift_ms > 0:
+        method += "; for hold cv2 < 1 the conditional wait is a shift plus an exponential at the Lundberg decay rate"
+    return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, method)
 
 
 @dataclass(frozen=True, slots=True)
