@@ -25,6 +25,7 @@ __all__ = [
     "SEARCH_GRID",
     "LatencyDistribution",
     "Service",
+    "Stall",
     "Wait",
     "mixture_quantile",
     "mixture_quantiles",
@@ -86,6 +87,35 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Stall:
+    """A delay that is 0 with probability 1 - p_wait and uniform on [0, width_ms] otherwise.
+
+    What a garbage-collection pause does to a moment of a request that needs the GIL: it is caught with
+    probability p_wait (inside the pause or the backlog behind it), and the backlog it finds falls linearly
+    from the pause's length to 0 as the process catches up.
+    """
+
+    p_wait: float
+    width_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return 0.5 * self.p_wait * self.width_ms
+
+    @property
+    def var_ms2(self) -> float:
+        return self.p_wait * self.width_ms**2 / 3.0 - self.mean_ms**2
+
+    def upper_ms(self) -> float:
+        return self.width_ms if self.p_wait > _TAIL else 0.0
+
+    def cdf(self, t: FloatArray) -> FloatArray:
+        frac = np.clip(t / self.width_ms, 0.0, 1.0) if self.width_ms > 0 else np.ones_like(t)
+        out: FloatArray = np.where(t < 0, 0.0, 1.0 - self.p_wait + self.p_wait * frac)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A service time with mean `mean_ms` and squared coefficient of variation `cv2` (0: constant)."""
 
@@ -114,7 +144,7 @@ class LatencyDistribution:
     """The distribution of shift + sum(waits) + sum(services), all independent."""
 
     def __init__(
-        self, shift_ms: float, waits: Sequence[Wait], services: Sequence[Service], grid: int = _GRID
+        self, shift_ms: float, waits: Sequence[Wait | Stall], services: Sequence[Service], grid: int = _GRID
     ) -> None:
         waits = [w for w in waits if w.p_wait > 0]
         constant = sum(s.mean_ms for s in services if s.cv2 == 0)
@@ -125,7 +155,7 @@ class LatencyDistribution:
         )
         # Identical pieces (the same CPU wait at every CPU step, the same upstream call made n times) are
         # transformed once and raised to their count.
-        counts = Counter[Wait | Service]([*waits, *randoms])
+        counts = Counter[Wait | Stall | Service]([*waits, *randoms])
         uppers = {p: p.upper_ms() for p in counts}
         span = math.fsum(n * uppers[p] for p, n in counts.items())
         if span <= 0:

@@ -260,6 +260,22 @@ class Runtime(_Model):
         allow_inf_nan=False,
         description="Extra token hold per pass: from dispatch to the awaiting task running again",
     )
+    gc_pause_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10_000.0,
+        allow_inf_nan=False,
+        description="One full (generation 2) collection of CPython's cyclic GC in a worker, ms: the loop and "
+        "every thread stall for it. 0 leaves GC out. Measure it with gc.callbacks (validate reports it per point)",
+    )
+    gc_pauses_per_1k_requests: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="Full collections per 1000 requests a worker handles (they come from the objects requests "
+        "leave behind, so their rate follows the request rate). 0 leaves GC out",
+    )
 
 
 class Scenario(_Model):

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from sizing._ggc import ggc, wait_tail_shape
-from sizing._latency import FINE_GRID, LatencyDistribution, Service, Wait
+from sizing._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
 from sizing._results import Stage, StageName
@@ -143,6 +143,7 @@ class WorkerSolution:
     _loop_cpu_wait: Wait = field(repr=False)
     _token_job: StageSolution = field(repr=False)
     _post_scale: float = field(repr=False)
+    _gc_stall: Stall | None = field(repr=False, default=None)
 
     @property
     def stable(self) -> bool:
@@ -152,7 +153,8 @@ class WorkerSolution:
         phases = self._phases[index]
         token_waits = _token_wait_pieces(self._token_job, phases, self._post_scale)
         shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits)
-        return LatencyDistribution(shift, waits, services, grid)
+        stalls = [self._gc_stall] * _gil_moments(phases) if self._gc_stall is not None else []
+        return LatencyDistribution(shift, [*waits, *stalls], services, grid)
 
 
 def solve_worker(
@@ -233,9 +235,34 @@ def solve_worker(
 
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
     phases_by_class = [phases for _, _, phases in classes]
+    gc_stall = _gc_stall(scenario, rate, stages["cpu"], stages["event_loop"])
     return WorkerSolution(
-        rate, {n: stages[n] for n in order}, phases_by_class, loop_cpu_wait, token_job, post_scale
+        rate, {n: stages[n] for n in order}, phases_by_class, loop_cpu_wait, token_job, post_scale, gc_stall
     )
+
+
+def _gc_stall(scenario: Scenario, rate: float, cpu: StageSolution, loop: StageSolution) -> Stall | None:
+    """What full garbage collections do to each moment of a request that needs the GIL (None: not modelled).
+
+    Pauses of length P come at f = rate x pauses per request. A pause stalls the loop and every thread, and
+    the work that piles up behind it drains at the spare capacity 1 - rho of the busier of the core and the
+    loop: the backlog falls linearly from P to 0 over P / (1 - rho). A moment lands in that window with
+    probability f P / (1 - rho) and then waits a uniform share of P. The GC time itself (f P, 1-2% of the
+    time below saturation on the reference VM) is not added to any stage's utilization.
+    """
+    rt = scenario.runtime
+    if rt.gc_pause_ms <= 0 or rt.gc_pauses_per_1k_requests <= 0 or rate <= 0:
+        return None
+    rho = max(cpu.utilization, loop.utilization)
+    if not (cpu.stable and loop.stable and rho < 1.0):
+        return None
+    per_ms = rate / 1000.0 * rt.gc_pauses_per_1k_requests / 1000.0
+    return Stall(min(1.0, per_ms * rt.gc_pause_ms / (1.0 - rho)), rt.gc_pause_ms)
+
+
+def _gil_moments(phases: tuple[Phase, ...]) -> int:
+    """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop."""
+    return sum(1 for p in phases if p.holds is not None) + 1
 
 
 def _wait_var(w: Wait) -> float:

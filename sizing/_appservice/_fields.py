@@ -268,6 +268,29 @@ FIELDS: tuple[Field, ...] = (
         step=0.1,
         group="runtime",
     ),
+    _f(
+        "gc_pause",
+        ("runtime", "gc_pause_ms"),
+        "GC pause",
+        "ms",
+        "One full collection of Python's cyclic garbage collector in a worker: the loop and every thread "
+        "stall for it (about 50 ms for a bare FastAPI app on a slow core; measure with gc.callbacks or "
+        "`python -m sizing validate`). 0 leaves GC out.",
+        high=10_000.0,
+        step=1.0,
+        group="runtime",
+    ),
+    _f(
+        "gc_rate",
+        ("runtime", "gc_pauses_per_1k_requests"),
+        "GC pauses per 1000 requests",
+        "per 1000",
+        "How often a worker runs a full collection, per 1000 requests it handles (about 0.2 for a bare "
+        "FastAPI app). 0 leaves GC out.",
+        high=1000.0,
+        step=0.01,
+        group="runtime",
+    ),
 )
 BY_KEY = {f.key: f for f in FIELDS}
 SHORT_KEYS = tuple(f.key for f in FIELDS if f.short)
