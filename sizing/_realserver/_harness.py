@@ -26,7 +26,7 @@ from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points
 from sizing._realserver._predict import predict
 from sizing._realserver._report import Calibration, PointReport, ValidationReport, overloaded, verdict
 from sizing._realserver._server import Server, loop_and_http, sigterm_as_interrupt, start_server
-from sizing._scenario import Runtime, Scenario, Traffic
+from sizing._scenario import Scenario, Traffic
 
 __all__ = ["check_scenario", "emulated_scenario", "repredict", "validate"]
 
@@ -175,7 +175,7 @@ def emulated_scenario(
     traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
     update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
     if handoff_ms is not None:
-        update["runtime"] = Runtime(token_handoff_ms=handoff_ms)
+        update["runtime"] = scenario.runtime.model_copy(update={"token_handoff_ms": handoff_ms})
     return scenario.model_copy(update=update)
 
 
