@@ -122,7 +122,8 @@ def _bd0(
     """
     if diff is None:
         diff = x - m
-    out = x / m
+    with np.errstate(over="ignore"):  # a subnormal m: bd0 is inf and exp(-bd0) is 0, as it should be
+        out = x / m
     np.log(out, out=out)
     out *= x
     out -= diff

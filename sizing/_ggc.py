@@ -122,7 +122,8 @@ def _log_inv_alpha(x: NDArray[np.float64]) -> NDArray[np.float64]:
 def _whitt_phi(
     rho: NDArray[np.float64], ca2: NDArray[np.float64], cs2: NDArray[np.float64], c: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A subnormal rho overflows gamma and the exponent to inf; the min and exp below take them to their limits.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         gamma = np.minimum(0.24, (1.0 - rho) * (c - 1.0) * (np.sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * c * rho))
         phi1 = 1.0 + gamma
         phi3 = (1.0 - 4.0 * gamma) * np.exp(-2.0 * (1.0 - rho) / (3.0 * rho))
