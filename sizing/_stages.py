@@ -140,7 +140,7 @@ class WorkerSolution:
     rps_per_worker: float
     stages: dict[StageName, StageSolution]
     _phases: list[tuple[Phase, ...]] = field(repr=False)
-    _loop_cpu_wait: Wait = field(repr=False)
+    _loop_cpu_wait: Stall = field(repr=False)
     _token_job: StageSolution = field(repr=False)
     _post_scale: float = field(repr=False)
     _gc_stall: Stall | None = field(repr=False, default=None)
@@ -166,23 +166,19 @@ def solve_worker(
     ca2 = scenario.traffic.arrival_cv2
     classes = [(e, rate * e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
 
-    cpu, db, http = _Visits(), _Visits(), _Visits()
-    loop_cpu_rate = 0.0
+    cpu, thread_cpu, segments, db, http = _Visits(), _Visits(), _Visits(), _Visits(), _Visits()
     for _, lam, phases in classes:
         for phase in phases:
             for step in phase.steps:
                 target = {"cpu": cpu, "db": db, "http": http}.get(step.kind)
                 if target is not None:
                     target.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
-                if step.kind == "cpu" and phase.holds == "loop":
-                    loop_cpu_rate += lam * step.mean_ms
-    stages: dict[StageName, StageSolution] = {"cpu": _queue("cpu", cpu, 1, ca2)}
-    cpu_stage = stages["cpu"]
-    # The loop never queues for the core behind its own work (it is one thread): its CPU steps see only the
-    # share of the backlog that is thread work.
-    thread_share = 1.0 - loop_cpu_rate / cpu.first if cpu.first > 0 else 0.0
-    cw = cpu_stage.wait
-    loop_cpu_wait = Wait(cw.p_wait * thread_share, cw.rate_per_ms, cw.shift_ms)
+                if step.kind == "cpu" and phase.holds != "loop":
+                    thread_cpu.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
+        for burst in _cpu_segments(phases):
+            segments.add(lam, burst, 0.0)
+    cpu_stage, loop_cpu_wait = _gil(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu)
+    stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
     db_stage = _queue("db_pool", db, db_servers, ca2)
     async_db = any(e.handler == "async" and e.uses_db for e, _, _ in classes)
@@ -204,7 +200,7 @@ def solve_worker(
     stages["db_pool"] = db_stage
     stages["http_pool"] = _queue("http_pool", http, dep.http_max_connections, ca2)
 
-    waits: dict[str, Wait] = {
+    waits: dict[str, Wait | Stall] = {
         "cpu": cpu_stage.wait,
         "db": stages["db_pool"].wait,
         "http": stages["http_pool"].wait,
@@ -241,6 +237,58 @@ def solve_worker(
     )
 
 
+def _cpu_segments(phases: tuple[Phase, ...]) -> list[float]:
+    """A request's CPU as the core receives it: runs of `cpu` steps with no waiting step between them.
+
+    A `def` request's loop turn dispatches its first pass the moment it ends, and a dependency pass hands
+    over to the next pass, so their CPU reaches the core together, as one job (a hand-off is too short to
+    matter); an I/O, DB, HTTP or blocking step in between splits it.
+    """
+    out: list[float] = []
+    run = 0.0
+    for phase in phases:
+        for step in phase.steps:
+            if step.kind == "cpu":
+                run += step.mean_ms
+            elif step.mean_ms > 0 and run > 0:
+                out.append(run)
+                run = 0.0
+    if run > 0:
+        out.append(run)
+    return out
+
+
+def _gil(
+    fifo: StageSolution, segments: StageSolution, cpu: _Visits, threads: _Visits
+) -> tuple[StageSolution, Stall]:
+    """The core as CPython shares it: the event loop keeps the GIL across consecutive callbacks.
+
+    A worker thread gets the core only between the loop's batches, so the loop's CPU step waits at most for
+    the thread burst already running (probability rho_threads, a uniform share of it for the constant bursts
+    of the lifecycle: the residual E[S^2] / (2 E[S])) and never for queued threads. A thread waits like the
+    low class of a non-preemptive priority M/G/1, the FIFO wait / (1 - rho_loop), where the FIFO wait is
+    that of the request's CPU segments (`_cpu_segments`): a thread's burst arrives right behind its own
+    request's loop turn, so the core sees them as one job. Measured on a real uvicorn worker (40 tokens,
+    50 ms `def` bodies, about 1.3 ms of CPU on the loop and as much in the thread per request): at 340 rps
+    the simulator with these semantics gave 71.2 / 137.5 ms (mean / p99) against 71.7 / 138.0 measured, and
+    62.8 / 98.5 with a FIFO core. Returns the stage as the threads see it (rates and utilization per visit)
+    and the loop's wait.
+    """
+    rho_threads = threads.first / 1000.0
+    rho_loop = (cpu.first - threads.first) / 1000.0
+    width = threads.second / threads.first if threads.first > 0 else 0.0
+    loop_wait = Stall(min(rho_threads, 1.0), width)
+    if not (fifo.stable and segments.stable) or segments.p_wait <= 0 or threads.rate <= 0:
+        return fifo, loop_wait
+    wait = segments.wait.scaled(1.0 / (1.0 - rho_loop))
+    method = fifo.method + "; threads wait behind the event loop, which keeps the GIL across its callbacks"
+    return (
+        StageSolution(fifo.name, fifo.servers, fifo.arrival_rps, fifo.hold_ms, fifo.hold_cv2, fifo.utilization,
+                      True, fifo.p_wait, wait, wait.quantile_ms(0.99), method),
+        loop_wait,
+    )
+
+
 def _gc_stall(scenario: Scenario, rate: float, cpu: StageSolution, loop: StageSolution) -> Stall | None:
     """What full garbage collections do to each moment of a request that needs the GIL (None: not modelled).
 
@@ -265,11 +313,11 @@ def _gil_moments(phases: tuple[Phase, ...]) -> int:
     return sum(1 for p in phases if p.holds is not None) + 1
 
 
-def _wait_var(w: Wait) -> float:
+def _wait_var(w: Wait | Stall) -> float:
     return w.var_ms2
 
 
-def _phase_moments(phase: Phase, waits: dict[str, Wait], unstable: set[str]) -> tuple[float, float]:
+def _phase_moments(phase: Phase, waits: dict[str, Wait | Stall], unstable: set[str]) -> tuple[float, float]:
     """Mean and variance of how long the phase holds its resource, waits inside it included (infinite when
     one of its steps waits for a stage past saturation)."""
     mean, var = phase.handoff_ms, 0.0
@@ -380,12 +428,12 @@ def _per_visit(job: StageSolution, passes: _Visits, full_waits: float) -> StageS
 def _latency_pieces(
     phases: tuple[Phase, ...],
     stages: dict[StageName, StageSolution],
-    loop_cpu_wait: Wait,
+    loop_cpu_wait: Stall,
     token_waits: list[Wait],
-) -> tuple[float, list[Wait], list[Service]]:
+) -> tuple[float, list[Wait | Stall], list[Service]]:
     by_step: dict[str, StageName] = {"cpu": "cpu", "db": "db_pool", "http": "http_pool"}
     shift = 0.0
-    waits: list[Wait] = []
+    waits: list[Wait | Stall] = []
     services: list[Service] = []
     first_pass = True
     for phase in phases:

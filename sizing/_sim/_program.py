@@ -6,7 +6,8 @@ pass is ACQUIRE token .. hand-off .. RELEASE token, and the next pass's ACQUIRE 
 rejoins the back of the queue; a `cpu` step is ACQUIRE cpu, DELAY, RELEASE cpu, nested in whatever the
 phase holds; `db` and `http` steps hold a pool connection for their delay; `io` and `block` are bare
 delays (block sits inside the loop phase, so it holds the loop but not the CPU). Adjacent delays merge
-into one event.
+into one event. A loop phase that ends on a `cpu` step releases the loop before the CPU, so the engine can
+hand the core straight to the next loop turn (see _worker).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sizing._sim._distributions import Sampler, arrival_sampler, sum_sampler
 
 __all__ = [
     "ACQUIRE",
+    "CPU",
     "DELAY",
     "END",
     "LOOP",
@@ -116,17 +118,24 @@ def compile_worker(
             held = {"loop": LOOP, "token": TOKEN}.get(phase.holds or "")
             if held is not None:
                 b.acquire(held)
-            for step in phase.steps:
+            # A loop turn that ends on the CPU lets go of the loop first: the next turn is handed the core
+            # at the same instant (the engine runs it before this request goes on), as CPython's loop keeps
+            # the GIL from one callback to the next.
+            keeps_core = held == LOOP and bool(phase.steps) and phase.steps[-1].kind == "cpu"
+            last = len(phase.steps) - 1
+            for i, step in enumerate(phase.steps):
                 resource = _STEP_RESOURCE.get(step.kind)
                 if resource is not None:
                     b.acquire(resource)
                 b.delay(sampler_for(name, step))
-                if resource is not None:
+                if resource is not None and not (keeps_core and i == last):
                     b.release(resource)
             if phase.handoff_ms > 0:
                 b.delay(Sampler("constant", phase.handoff_ms, 0.0))
             if held is not None:
                 b.release(held)
+            if keeps_core:
+                b.release(CPU)
         b.flush()
         b.code.append(END)  # a sentinel: the engine never compares the program counter with the length
         visits = tuple(b.code.count(_op(ACQUIRE, r)) for r in range(N_RESOURCES))

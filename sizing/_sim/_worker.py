@@ -6,6 +6,11 @@ release hands the server straight to the head of the queue, which then resumes a
 the releaser carries on first, so a request whose next pass asks for the same resource again queues
 behind the ones already waiting (the back of the FIFO, as AnyIO's limiter does).
 
+The core is shared as CPython shares the GIL between the event loop and the worker threads: the loop keeps
+it from one callback to the next. So the request holding the loop goes to the front of the CPU queue (it
+waits only for the burst in service), and when the loop passes to the next request, that request runs
+before the releaser goes on, so the thread the releaser dispatches waits for the next loop turn's CPU.
+
 Bounded by design: arrivals stop at the last measured request plus a margin, the replication stops as
 soon as every measured request is done, and the wall clock is checked every few thousand events.
 """
@@ -22,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sizing._sim._distributions import Stream
-from sizing._sim._program import ACQUIRE, DELAY, END, N_RESOURCES, WorkerSpec
+from sizing._sim._program import ACQUIRE, CPU, DELAY, END, LOOP, N_RESOURCES, WorkerSpec
 
 __all__ = ["Replication", "run_replication"]
 
@@ -98,6 +103,7 @@ def run_replication(
     dep_window0 = 0
     events = 0
     stop_at = _CHECK_EVERY
+    loop_holder = -1  # the request holding the event loop, if any
 
     while True:
         if heap and (heap[0][0] <= t_next or n_arr >= max_arr):
@@ -156,10 +162,15 @@ def run_replication(
                     if busy[res] < cap[res]:
                         busy[res] += 1
                         r_acq[rid * N_RESOURCES + res] = t
+                        if res == LOOP:
+                            loop_holder = rid
                         if measured:
                             waits[res].append(0.0)
                         continue
-                    queues[res].append(rid)
+                    if res == CPU and rid == loop_holder:
+                        queues[res].appendleft(rid)
+                    else:
+                        queues[res].append(rid)
                     r_wait_from[rid] = t
                     break
                 # RELEASE
@@ -169,11 +180,19 @@ def run_replication(
                     hold_sq[res] += h * h
                     hold_n[res] += 1
                 q = queues[res]
+                if res == LOOP:
+                    loop_holder = -1
                 if q:
                     nxt = q.popleft()
                     r_acq[nxt * N_RESOURCES + res] = t
                     if n_warm <= nxt < n_total:
                         waits[res].append(t - r_wait_from[nxt])
+                    if res == LOOP:
+                        # The next loop turn runs first (ready is a stack): this request goes on after it.
+                        loop_holder = nxt
+                        ready.append(rid)
+                        ready.append(nxt)
+                        break
                     ready.append(nxt)
                 else:
                     busy[res] -= 1
