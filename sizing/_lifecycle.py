@@ -12,9 +12,10 @@ phases, so the three agree on what is modelled:
   first, then the `def` endpoint body, then response validation when `response_model` is set.
 * Inside a phase, steps run in order: `cpu` needs the process's single core (the GIL, one server shared by
   the loop and all threads; the loop keeps it from one turn to the next and goes before queued threads, as
-  CPython's event loop holds the GIL across its callbacks), `db` acquires a pooled DB connection and holds it (nested: a `def` handler keeps
-  its token while it waits for the connection), `http` acquires an httpx pool connection for one upstream
-  call, `io` is a pure delay, `block` holds the loop without using the CPU.
+  CPython's event loop holds the GIL across its callbacks), `db` acquires a pooled DB connection and
+  holds it (nested: a `def` handler keeps its token while it waits for the connection), `http` acquires an
+  httpx pool connection for one upstream call, `io` is a pure delay, `block` holds the loop without using
+  the CPU.
 * An `async def` handler's DB, upstream and other I/O happen after its loop turn, awaiting, holding neither
   a token nor the loop.
 * `cpu_ms` is split evenly over the request's loop turn and its token passes.
