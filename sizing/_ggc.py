@@ -262,6 +262,10 @@ def _lundberg_rate(lam: float, s: float, c: float, ca2: float, cs2: float) -> fl
     while eta < cap and g(min(eta, cap * (1.0 - 1e-9)))[0] < 0.0:
         eta *= 2.0
     eta = min(eta, cap * (1.0 - 1e-9))
+    if g(eta)[0] < 0.0:
+        # Very light load: the root is within 1e-9 of the pole of the service's MGF; stepping from here
+        # would cross the pole.
+        return eta
     for _ in range(60):
         val, slope = g(eta)
         if slope <= 0.0:

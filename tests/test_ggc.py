@@ -243,6 +243,34 @@ def test_lundberg_rate_is_crommelins_root_for_mdc(c: int, d: float, rho: float) 
     assert _lundberg_rate(lam, d, c, 1.0, 0.0) == pytest.approx(c * math.log(z0) / d, rel=1e-9)
 
 
+@pytest.mark.parametrize("cs2", [0.5, 0.9])
+@pytest.mark.parametrize("rho", [1e-15, 1e-12, 1e-9, 1e-6, 0.01, 0.3, 0.9])
+def test_lundberg_rate_up_to_the_pole_at_light_load(rho: float, cs2: float) -> None:
+    """Poisson arrivals, gamma service (c 2): the root of (1 + eta/lam) = (1 - eta s cs2 / c)^(-1/cs2) found
+    independently; at very light load it sits just inside the pole c / (s cs2) of the service MGF, where a
+    Newton step used to cross the pole (math domain error from a loop stage at 1e-9 rps)."""
+    from scipy.optimize import brentq
+
+    from sizing._ggc import _lundberg_rate, wait_tail_shape
+
+    c, s = 2.0, 3.0
+    lam = rho * c / s
+    pole = c / (s * cs2)
+
+    def h(eta: float) -> float:
+        return math.log1p(eta / lam) + math.log1p(-eta * s * cs2 / c) / cs2
+
+    eta = _lundberg_rate(lam, s, c, 1.0, cs2)
+    assert 0.0 < eta < pole
+    if h(pole * (1.0 - 1e-9)) < 0.0:  # the root is resolvable (h falls from 0+ to -inf at the pole)
+        root = brentq(h, 1e-12 * pole, pole * (1.0 - 1e-9), xtol=1e-300, rtol=1e-13)
+        assert eta == pytest.approx(root, rel=1e-9)
+    else:
+        assert eta >= pole * (1.0 - 1e-8)
+    shift, rate = wait_tail_shape(lam, s, c, 1.0, cs2, 0.5 * rho, 0.5 * rho * s)
+    assert math.isfinite(shift) and shift >= 0.0 and math.isfinite(rate) and rate > 0.0
+
+
 def test_tail_shape_is_erlang_c_for_exponential_service() -> None:
     from sizing._ggc import wait_tail_shape
 
