@@ -17,7 +17,10 @@ phases, so the three agree on what is modelled:
   httpx pool connection for one upstream call, `io` is a pure delay, `block` holds the loop without using
   the CPU.
 * An `async def` handler's DB, upstream and other I/O happen after its loop turn, awaiting, holding neither
-  a token nor the loop.
+  a token nor the loop. When they are done the handler needs the loop again to return its response: a
+  second loop turn with no CPU of its own (its cost is in the first turn's share) that waits behind
+  whatever the loop is doing, like any turn. A `def` handler's response goes out in the turn where its
+  last pass hands back the token (the hand-off).
 * `cpu_ms` is split evenly over the request's loop turn and its token passes.
 * A step's duration has mean `mean_ms` and squared coefficient of variation `cv2`: constant when cv2 = 0,
   otherwise lognormal with that mean and cv2 (the usual shape of I/O latency; cv2 = 1 is a lognormal too,
@@ -93,4 +96,5 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
         phases.append(Phase("loop", cpu() + block))
         if io:
             phases.append(Phase(None, tuple(io)))
+            phases.append(Phase("loop", ()))
     return tuple(phases)

@@ -24,7 +24,7 @@ from sizing._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
 from sizing._results import Stage, StageName
-from sizing._scenario import Deployment, Scenario
+from sizing._scenario import Deployment, Endpoint, Scenario
 
 __all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
 
@@ -175,8 +175,13 @@ def solve_worker(
                     target.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
                 if step.kind == "cpu" and phase.holds != "loop":
                     thread_cpu.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
-        for burst in _cpu_segments(phases):
-            segments.add(lam, burst, 0.0)
+    # A `def` request's first pass follows its loop turn onto the core only when a token is free: weight the
+    # joined and the split segments by the chance of a token wait, from the limiter at its bare holds.
+    p_token = _bare_token_wait(classes, dep.thread_tokens, ca2)
+    for _, lam, phases in classes:
+        for share, split in ((1.0 - p_token, False), (p_token, True)):
+            for burst in _cpu_segments(phases, split_at_first_pass=split):
+                segments.add(lam * share, burst, 0.0)
     cpu_stage, loop_cpu_wait = _gil(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu)
     stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
@@ -237,16 +242,23 @@ def solve_worker(
     )
 
 
-def _cpu_segments(phases: tuple[Phase, ...]) -> list[float]:
+def _cpu_segments(phases: tuple[Phase, ...], *, split_at_first_pass: bool = False) -> list[float]:
     """A request's CPU as the core receives it: runs of `cpu` steps with no waiting step between them.
 
-    A `def` request's loop turn dispatches its first pass the moment it ends, and a dependency pass hands
-    over to the next pass, so their CPU reaches the core together, as one job (a hand-off is too short to
-    matter); an I/O, DB, HTTP or blocking step in between splits it.
+    A `def` request's loop turn dispatches its first pass the moment it ends when a token is free, and a
+    dependency pass hands over to the next pass, so their CPU reaches the core together, as one job (a
+    hand-off is too short to matter); an I/O, DB, HTTP or blocking step in between splits it, and so does a
+    wait for a token before the first pass (`split_at_first_pass`).
     """
     out: list[float] = []
     run = 0.0
+    first_pass = True
     for phase in phases:
+        if phase.holds == "token" and first_pass:
+            first_pass = False
+            if split_at_first_pass and run > 0:
+                out.append(run)
+                run = 0.0
         for step in phase.steps:
             if step.kind == "cpu":
                 run += step.mean_ms
@@ -256,6 +268,19 @@ def _cpu_segments(phases: tuple[Phase, ...]) -> list[float]:
     if run > 0:
         out.append(run)
     return out
+
+
+def _bare_token_wait(classes: list[tuple[Endpoint, float, tuple[Phase, ...]]], tokens: int, ca2: float) -> float:
+    """P(a request waits for a token), from the limiter with each request's passes at their bare holds."""
+    jobs = _Visits()
+    for _, lam, phases in classes:
+        hold = math.fsum(p.hold_ms for p in phases if p.holds == "token")
+        if hold > 0:
+            jobs.add(lam, hold, 0.0)
+    if jobs.rate <= 0:
+        return 0.0
+    q = ggc(jobs.rate, jobs.mean_ms / 1000.0, tokens, arrival_cv2=ca2, service_cv2=jobs.cv2)
+    return min(float(q.p_wait), 1.0) if q.stable else 1.0
 
 
 def _gil(
@@ -309,8 +334,9 @@ def _gc_stall(scenario: Scenario, rate: float, cpu: StageSolution, loop: StageSo
 
 
 def _gil_moments(phases: tuple[Phase, ...]) -> int:
-    """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop."""
-    return sum(1 for p in phases if p.holds is not None) + 1
+    """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop
+    (its own turn unless the request ends on one)."""
+    return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1)
 
 
 def _wait_var(w: Wait | Stall) -> float:

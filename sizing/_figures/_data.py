@@ -280,16 +280,16 @@ def blocking_sweep(scenario: Scenario, deployment: Deployment, *, points: int = 
     if async_share <= 0:
         return BlockingSweep((), (), (), (), None, 0.0)
     loop = _stage(stages_at(base, peak, deployment), "event_loop")
-    visits_per_ms = loop.arrival_rps / 1000.0
-    # Every request takes one loop turn, so the blocking adds share x d to the mean hold:
-    # utilization(d) = visits/ms x (hold0 + share x d), linear in d; it reaches 1 at d_sat.
-    d_sat = (1.0 / visits_per_ms - loop.hold_ms) / async_share if visits_per_ms > 0 else math.inf
+    # An `async def` request blocks once, in its first loop turn (a response turn holds nothing), so
+    # utilization(d) = utilization(0) + requests/ms per worker x share x d, linear in d; it is 1 at d_sat.
+    per_ms = peak / deployment.workers / 1000.0 * async_share
+    d_sat = (1.0 - loop.utilization) / per_ms if per_ms > 0 else math.inf
     # Sweep to a quarter past saturation (capped at 10 s), or to 1 s when the loop can never saturate.
     top = min(1.25 * d_sat, 10_000.0) if math.isfinite(d_sat) and d_sat > 0 else 1000.0
     durations = [top * i / (points - 1) for i in range(points)]
     means: list[float | None] = []
     p99s: list[float | None] = []
-    utils = [loop.utilization + visits_per_ms * async_share * d for d in durations]
+    utils = [loop.utilization + per_ms * d for d in durations]
     for d in durations:
         s = _with_blocking(scenario, d)
         if d >= d_sat:

@@ -11,7 +11,8 @@ Route `/e/{i}` is endpoint class i:
   Response, see fastapi.routing.serialize_response) where a model validator burns that pass's CPU.
   Without `response_model` the body returns a `Response`, so no response field exists and no pass is added.
 * `async def` handler: `def` dependencies are token passes, the body burns the loop turn's CPU and blocks
-  the loop with `time.sleep` for `blocking_in_async_ms`, then awaits DB, upstream and other I/O.
+  the loop with `time.sleep` for `blocking_in_async_ms`, then awaits DB, upstream and other I/O; the
+  response turn after it is the handler resuming on the loop to return.
 
 CPU is burned metered by the thread's own CPU clock, so a burn costs the requested CPU even when the
 thread waits for the GIL or is preempted. Internal routes: `/_stats` (limiter statistics, pools, CPU
@@ -283,10 +284,11 @@ def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
         else:
             if phase.holds == "token":
                 deps.append(Depends(_token_dep(state, c, p), use_cache=False))
-            elif phase.holds == "loop":
+            elif phase.holds == "loop" and body is None:
                 body, body_index = phase, p
-            else:
+            elif phase.holds is None:
                 after.append((p, phase))
+            # A loop phase after the I/O is the response turn: returning from the awaited I/O takes it.
     assert body is not None
     path = f"/e/{c}"
     if ep.handler == "sync":
