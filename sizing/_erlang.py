@@ -205,10 +205,12 @@ def _erlang_c_core(c: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np
     stable_mask = a < c
     if stable_mask.all():
         b = _erlang_b_core(c, a)
+        # C = B x c / ((c - a) + a B): the factor is >= 1 exactly in floating point whenever B <= 1 (and 1
+        # at a vanishing load), so C >= B holds to the last bit; (c B) / den could round one ulp below B.
         den = c - a
         den += a * b
-        b *= c
-        b /= den
+        np.divide(c, den, out=den)
+        b *= den
         return b
     out = np.ones_like(a)
     st = np.flatnonzero(stable_mask)
@@ -272,7 +274,7 @@ def _erlang_c_scalar(c: float, a: float) -> float:
     if a >= c:
         return 1.0
     b = _erlang_b_scalar(c, a)
-    return c * b / ((c - a) + a * b)
+    return b * (c / ((c - a) + a * b))  # the factor first: see _erlang_c_core
 
 
 _LAG_X_LIST = [float(x) for x in _LAG_X]
