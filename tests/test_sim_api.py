@@ -224,3 +224,27 @@ def test_db_users_need_a_pool() -> None:
         simulate(one(ep, 10.0, db_pool_size=0, db_max_overflow=0), requests=2_000, replications=1)
     with pytest.raises(TypeError, match="Scenario"):
         simulate({"traffic": {}})  # type: ignore[arg-type]
+
+
+def test_admission_limit_holds_throughput_at_capacity() -> None:
+    """2 tokens held 10 ms each (constant, no hand-off, negligible CPU): capacity 200 rps exactly. Offered
+    300 rps, a worker that refuses arrivals past 20 in flight completes 200 rps and sheds a third."""
+    ep = Endpoint(name="s", share=1.0, handler="sync", cpu_ms=0.001, other_io_ms=10.0, other_io_cv2=0.0)
+    r = simulate(one(ep, 300.0, thread_tokens=2), requests=60_000, replications=3, seed=2, admission_limit=20)
+    assert r.throughput_rps == pytest.approx(200.0, rel=0.02)
+    assert r.shed_fraction == pytest.approx(1.0 / 3.0, abs=0.02)
+    plain = simulate(one(ep, 300.0, thread_tokens=2), requests=20_000, replications=2, seed=2)
+    assert plain.shed_fraction == 0.0 and plain.stable is False
+
+
+def test_overload_without_admission_is_a_receive_livelock() -> None:
+    """A `def` route with 1 ms of CPU on the loop and 1 ms in its thread: the core saturates at 500 rps. At
+    600 rps offered with no admission control the loop spends 0.6 of the core admitting every arrival, so
+    the threads complete only (1 - 0.6) / 1 ms = 400 rps; refusing past a bounded backlog keeps 500."""
+    ep = Endpoint(name="s", share=1.0, handler="sync", cpu_ms=2.0)
+    sc = one(ep, 600.0, thread_tokens=100_000)
+    livelock = simulate(sc, requests=60_000, replications=3, seed=4)
+    assert livelock.stable is False
+    assert livelock.throughput_rps == pytest.approx(400.0, rel=0.03)
+    shed = simulate(sc, requests=60_000, replications=3, seed=4, admission_limit=50)
+    assert shed.throughput_rps == pytest.approx(500.0, rel=0.03)

@@ -39,6 +39,7 @@ def simulate(
     max_wall_seconds: float = 60.0,
     progress: Progress | None = None,
     empirical: Empirical | None = None,
+    admission_limit: int | None = None,
 ) -> SimulationResult:
     """Simulate one worker process of `scenario` at its share of the peak rate, request by request.
 
@@ -48,6 +49,8 @@ def simulate(
     `progress(fraction)` is called now and then (returning False stops the run early, like the wall-clock
     cap `max_wall_seconds`). `empirical` maps a step kind ("db", "http", "io", "cpu", "block") or
     "endpoint name/kind" to measured durations in ms, resampled in place of the step's lognormal.
+    `admission_limit`: a worker refuses at once (uses nothing, not measured) an arrival that finds this
+    many requests in it, as uvicorn's --limit-concurrency answers 503; `shed_fraction` says how many.
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"scenario must be a sizing.Scenario, got {type(scenario).__name__}")
@@ -65,6 +68,8 @@ def simulate(
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     if not (isinstance(max_wall_seconds, int | float) and 0 < max_wall_seconds <= 86_400):
         raise ValueError(f"max_wall_seconds must be in (0, 86400], got {max_wall_seconds!r}")
+    if admission_limit is not None and not (isinstance(admission_limit, int) and 1 <= admission_limit <= 10**7):
+        raise ValueError(f"admission_limit must be None or an integer in [1, 10000000], got {admission_limit!r}")
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be a callable taking a fraction in [0, 1], got {progress!r}")
     laws = _empirical_laws(scenario, empirical or {})
@@ -76,7 +81,7 @@ def simulate(
             "give a pool of at least 1"
         )
     return _simulate(scenario, requests, replications, seed, float(warmup_fraction), float(max_wall_seconds),
-                     progress, laws)
+                     progress, laws, admission_limit)
 
 
 def _empirical_laws(scenario: Scenario, empirical: Empirical) -> dict[str, Sampler]:
@@ -136,6 +141,7 @@ def _simulate(
     max_wall_seconds: float,
     progress: Progress | None,
     laws: dict[str, Sampler],
+    admission_limit: int | None = None,
 ) -> SimulationResult:
     start = time.perf_counter()
     deadline = start + max_wall_seconds
@@ -161,7 +167,7 @@ def _simulate(
             return progress(min((i + arrivals / n) / reps, 1.0)) is not False
 
         rep = run_replication(spec, n, warm, np.random.default_rng(child), deadline=deadline, margin=margin,
-                              tick=tick)
+                              tick=tick, admission_limit=admission_limit)
         simulated += rep.arrivals
         if rep.truncated:
             partial.append(rep)
@@ -179,6 +185,8 @@ def _simulate(
     ]
     if laws:
         notes.append(f"Empirical samples replace the step times of: {', '.join(sorted(laws))}.")
+    if admission_limit is not None:
+        notes.append(f"Admission: a worker refuses arrivals that find {admission_limit} requests in it.")
     if dep.workers_per_host > dep.cores_per_host:
         notes.append(
             f"workers_per_host ({dep.workers_per_host}) exceeds cores_per_host ({dep.cores_per_host}): CPU "
@@ -211,6 +219,7 @@ def _simulate(
         wall_seconds=wall,
         requests_per_second=simulated / wall if wall > 0 else 0.0,
         truncated=stopped,
+        shed_fraction=sum(r.shed for r in used) / max(sum(r.measured + r.shed for r in used), 1),
         histogram=s.histogram,
         notes=notes + s.notes,
     )

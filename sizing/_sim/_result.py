@@ -46,6 +46,9 @@ class SimulationResult(_Out):
     wall_seconds: float
     requests_per_second: float = Field(description="Simulation speed: requests simulated per wall second")
     truncated: bool = Field(description="Stopped by max_wall_seconds or the progress callback")
+    shed_fraction: float = Field(
+        default=0.0, description="Share of the measured arrivals refused by admission_limit (0 without one)"
+    )
     histogram: LatencyHistogram | None
     notes: list[str] = Field(description="Assumptions and warnings, one sentence each")
 

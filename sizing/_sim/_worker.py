@@ -45,8 +45,9 @@ class Replication:
     hold_sum: list[float] = field(default_factory=lambda: [0.0] * N_RESOURCES)
     hold_sq: list[float] = field(default_factory=lambda: [0.0] * N_RESOURCES)
     hold_n: list[int] = field(default_factory=lambda: [0] * N_RESOURCES)
-    measured: int = 0  # requests in the measurement window
+    measured: int = 0  # requests in the measurement window that were admitted
     completed: int = 0  # of them, completed
+    shed: int = 0  # of them, refused at arrival by admission control
     arrivals: int = 0  # requests generated, warm-up and margin included
     window_ms: float = 0.0  # first to last measured arrival
     departures_in_window: int = 0
@@ -68,10 +69,12 @@ def run_replication(
     deadline: float,
     margin: int,
     tick: Callable[[int], bool] | None = None,
+    admission_limit: int | None = None,
 ) -> Replication:
     """Simulate requests 0..n_total-1 (and up to `margin` more so the last measured ones finish under the
     same load); requests n_warm..n_total-1 are measured. `tick(arrivals)` is called now and then; it and
-    `deadline` (perf_counter) can stop the run early, which sets `truncated`.
+    `deadline` (perf_counter) can stop the run early, which sets `truncated`. With `admission_limit`, an
+    arrival that finds that many requests in the worker is refused at once (no resource, not measured).
     """
     n_classes = len(spec.classes)
     codes = [c.code for c in spec.classes]
@@ -99,6 +102,7 @@ def run_replication(
     departures = 0
     to_measure = n_total - n_warm
     done_measured = 0
+    refused = 0
     t_window0 = 0.0
     dep_window0 = 0
     events = 0
@@ -122,13 +126,19 @@ def run_replication(
             r_acq.extend((0.0,) * N_RESOURCES)
             if rid == n_warm:
                 t_window0, dep_window0 = t, departures
-                rep.in_system_start = rid - departures
+                rep.in_system_start = rid - departures - refused
             if rid == n_total - 1:
                 rep.window_ms = t - t_window0
                 rep.departures_in_window = departures - dep_window0
-                rep.in_system_end = rid - departures
+                rep.in_system_end = rid - departures - refused
             n_arr += 1
             t_next = t + next_gap()
+            if admission_limit is not None and rid - departures - refused >= admission_limit:
+                refused += 1
+                if n_warm <= rid < n_total:
+                    to_measure -= 1
+                    rep.shed += 1
+                continue
         else:
             break
         events += 1
