@@ -63,6 +63,13 @@ def register(sub: Any) -> None:
         default="scenario",
         help="token hand-off the predictions use: the scenario's or the measured one (default: %(default)s)",
     )
+    p.add_argument(
+        "--overload",
+        choices=("shed", "queue"),
+        default="shed",
+        help="past capacity: answer 503 beyond a bounded backlog, as --limit-concurrency would (the rate "
+        "measured is the capacity), or let the backlog grow for the whole point (default: %(default)s)",
+    )
     p.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator's ceiling")
     p.add_argument("--out", help="write the raw results (JSON, format sizing-validate/1) to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -122,6 +129,7 @@ def _validate(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         retries=args.retries,
         name=name,
+        overload=args.overload,
         progress=progress,
     )
     if args.out is not None:

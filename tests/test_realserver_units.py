@@ -202,7 +202,7 @@ def test_app_takes_exactly_the_token_passes_of_the_lifecycle(monkeypatch: pytest
 
 
 def test_burn_spends_thread_cpu() -> None:
-    from sizing._realserver._app import burn
+    from sizing._realserver._instruments import burn
 
     used = burn(5.0)
     assert 5.0 <= used < 6.0

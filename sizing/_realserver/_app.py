@@ -15,10 +15,16 @@ Route `/e/{i}` is endpoint class i:
   response turn after it is the handler resuming on the loop to return.
 
 CPU is burned metered by the thread's own CPU clock, so a burn costs the requested CPU even when the
-thread waits for the GIL or is preempted. Internal routes: `/_stats` (limiter statistics, pools, CPU
-clock), `/_config` (burn plan and thread tokens, set by the harness after calibration), `/_trivial`
-(the generator's ceiling and the client overhead), `/_handoff` (a fixed 10 ms `def` body to measure the
-token hand-off at saturation).
+thread waits for the GIL or is preempted. The framework's own CPU per request moves with the load (the loop
+batches more when busy), so a burn plan made from a calibration without burn leaves a request a few percent
+off `cpu_ms`: with control on, a loop task measures the CPU per request in batches (full GC pauses and the
+/_stats samples taken off, as the model counts GC separately) and scales every burn to hold the mix at its
+target. With `admit` set, requests past that many in flight on the endpoint routes get an immediate 503,
+as uvicorn's --limit-concurrency would answer them: at overload the backlog stays bounded.
+Internal routes: `/_stats` (limiter statistics, pools, CPU clock, burn factor, shed count), `/_config`
+(burn plan, control, admission and thread tokens, set by the harness; answers with the worker's pid),
+`/_trivial` (the generator's ceiling and the client overhead), `/_handoff` (a fixed 10 ms `def` body to
+measure the token hand-off at saturation).
 """
 
 from __future__ import annotations
@@ -41,49 +47,28 @@ from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel, model_validator
 
 from sizing._lifecycle import Phase, Step, request_phases
+from sizing._realserver._instruments import (
+    Admission,
+    AdmissionGate,
+    Control,
+    GcClock,
+    Meter,
+    burn,
+    control_cpu,
+)
 from sizing._scenario import Scenario
 
-__all__ = ["CONFIG_ENV", "HANDOFF_BODY_MS", "burn", "create_app"]
+__all__ = ["CONFIG_ENV", "HANDOFF_BODY_MS", "create_app"]
 
 CONFIG_ENV = "SIZING_REALSERVER_CONFIG"
 HANDOFF_BODY_MS = 10.0
-_CHUNK = 40  # loop iterations between two reads of the thread CPU clock (~1 us each): a few us of overshoot
 _OK = b'{"ok":true}'
-
-
-def burn(ms: float) -> float:
-    """Hold the GIL computing until this thread has used `ms` of CPU; returns the CPU used (ms)."""
-    if ms <= 0.0:
-        return 0.0
-    start = time.thread_time()
-    end = start + ms / 1000.0
-    x = 0
-    while time.thread_time() < end:
-        for i in range(_CHUNK):
-            x += i
-    return (time.thread_time() - start) * 1000.0
-
-
-class _Meter:
-    """Counters shared by the loop and the worker threads (a lock: `+=` is not atomic across threads)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counts: dict[str, float] = {}
-
-    def add(self, key: str, value: float = 1.0) -> None:
-        with self.lock:
-            self.counts[key] = self.counts.get(key, 0.0) + value
-
-    def snapshot(self) -> dict[str, float]:
-        with self.lock:
-            return dict(self.counts)
 
 
 class _SyncPool:
     """A pool of `size` connections for threads: held while the thread keeps its token (like QueuePool)."""
 
-    def __init__(self, name: str, size: int, meter: _Meter) -> None:
+    def __init__(self, name: str, size: int, meter: Meter) -> None:
         self.name = name
         self.sem = threading.Semaphore(size)
         self.lock = threading.Lock()
@@ -109,7 +94,7 @@ class _SyncPool:
 class _AsyncPool:
     """A pool of `size` connections for coroutines (an asyncio semaphore, created inside the loop)."""
 
-    def __init__(self, name: str, size: int, meter: _Meter) -> None:
+    def __init__(self, name: str, size: int, meter: Meter) -> None:
         self.name = name
         self.size = size
         self.sem: asyncio.Semaphore | None = None
@@ -131,50 +116,25 @@ class _AsyncPool:
             self.sem.release()
 
 
-def _sleep_measured(meter: _Meter, kind: str, seconds: float) -> None:
+def _sleep_measured(meter: Meter, kind: str, seconds: float) -> None:
     t0 = time.perf_counter()
     time.sleep(seconds)
     meter.add(f"{kind}.n")
     meter.add(f"{kind}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
 
 
-async def _asleep_measured(meter: _Meter, kind: str, seconds: float) -> None:
+async def _asleep_measured(meter: Meter, kind: str, seconds: float) -> None:
     t0 = time.perf_counter()
     await asyncio.sleep(seconds)
     meter.add(f"{kind}.n")
     meter.add(f"{kind}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
 
 
-class _GcClock:
-    """Stop-the-world pauses of CPython's cyclic collector in this process, per generation.
-
-    A collection holds the GIL: the loop and every thread stall for its duration. Full (generation 2)
-    pauses are kept with their end times so a point can report its own; they are what the model leaves out.
-    """
-
-    def __init__(self) -> None:
-        self.t0 = 0.0
-        self.full: deque[tuple[float, float]] = deque(maxlen=2_000)  # (end monotonic s, pause ms)
-        self.n = [0, 0, 0]
-        self.ms = [0.0, 0.0, 0.0]
-
-    def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self.t0 = time.perf_counter()
-            return
-        pause_ms = (time.perf_counter() - self.t0) * 1000.0
-        gen = int(info.get("generation", 0))
-        self.n[gen] += 1
-        self.ms[gen] += pause_ms
-        if gen == 2:
-            self.full.append((time.monotonic(), pause_ms))
-
-
 class _State:
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
         self.rng = random.Random(seed * 1_000_003 + os.getpid())
-        self.meter = _Meter()
+        self.meter = Meter()
         dep = scenario.deployment
         size = dep.db_connections_per_worker
         self.db_sync = _SyncPool("db_sync", size, self.meter)
@@ -184,8 +144,10 @@ class _State:
         # burns[class][phase]: CPU ms per phase; 0 until the harness has measured the framework's own CPU.
         self.burns: list[list[float]] = [[0.0] * len(request_phases(e)) for e in scenario.endpoints]
         self.handoff_bodies: deque[tuple[float, float]] = deque(maxlen=20_000)
-        self.gc = _GcClock()
+        self.gc = GcClock()
         gc.callbacks.append(self.gc)
+        self.control = Control()
+        self.gate = AdmissionGate()
 
     def draw_s(self, step: Step) -> float:
         """One service time (seconds) from the step's distribution: constant for cv2 0, else lognormal."""
@@ -198,11 +160,17 @@ class _State:
         return self.rng.lognormvariate(mu, math.sqrt(s2)) / 1000.0
 
     def burn(self, ms: float) -> None:
+        ms *= self.control.factor
         if ms > 0.0:
             used = burn(ms)
             self.meter.add("cpu.n")
             self.meter.add("cpu.req_ms", ms)
             self.meter.add("cpu.used_ms", used)
+
+    def planned_burn_ms(self) -> float:
+        """The burn per request of the mix at factor 1 (ms)."""
+        eps = self.scenario.endpoints
+        return math.fsum(e.share * math.fsum(row) for e, row in zip(eps, self.burns, strict=True))
 
 
 def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> None:
@@ -341,9 +309,12 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Only inside the running loop: the limiter is per event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+        control = asyncio.create_task(control_cpu(state.control, state.meter, state.gc, state.planned_burn_ms))
         yield
+        control.cancel()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(Admission, gate=state.gate)
     for c in range(len(scenario.endpoints)):
         _add_class_route(app, state, c)
 
@@ -363,7 +334,12 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
             },
             "counts": state.meter.snapshot(),
             "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
+            "burn_factor": state.control.factor,
+            "control_batches": state.control.batches,
+            "shed": state.gate.shed,
+            "in_flight": state.gate.in_flight,
         }
+        state.meter.add("stats.n")
         return Response(json.dumps(out).encode(), media_type="application/json")
 
     @app.get("/_handoff_bodies")
@@ -382,7 +358,18 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
             state.burns = burns
         if "tokens" in body:
             anyio.to_thread.current_default_thread_limiter().total_tokens = int(body["tokens"])
-        return Response(_OK, media_type="application/json")
+        if "control" in body:
+            ctl = body["control"]
+            state.control.enabled = bool(ctl["enabled"])
+            state.control.target_ms = float(ctl.get("target_ms", state.control.target_ms))
+            state.control.stats_cost_s = float(ctl.get("stats_cost_s", state.control.stats_cost_s))
+            state.control.idle_cores = float(ctl.get("idle_cores", state.control.idle_cores))
+            if "factor" in ctl:
+                state.control.factor = float(ctl["factor"])
+        if "admit" in body:
+            state.gate.limit = None if body["admit"] is None else int(body["admit"])
+        out = {"pid": os.getpid(), "burn_factor": state.control.factor}
+        return Response(json.dumps(out).encode(), media_type="application/json")
 
     @app.get("/_trivial")
     async def trivial() -> Response:

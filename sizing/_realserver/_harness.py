@@ -39,6 +39,7 @@ MAX_CONNECTIONS = 8000
 MAX_PREWARM = 6000
 MAX_BACKLOG = 5000
 POINT_SAMPLE_S = 0.1  # limiter and pools sampled ten times a second during a point
+OVERLOAD_MODES = ("shed", "queue")
 
 
 def check_scenario(scenario: Scenario) -> None:
@@ -103,6 +104,15 @@ def _nominal_latency_s(scenario: Scenario) -> float:
     )
 
 
+def admission_limit(scenario: Scenario, capacity_rps: float) -> int:
+    """Requests in flight per worker past which an overload point sheds: twice what the worker holds at its
+    capacity by Little's law at the nominal latency, plus its tokens and a margin, so every stage stays busy
+    while the backlog (and the collector's work on it) stays bounded."""
+    dep = scenario.deployment
+    holding = capacity_rps / dep.workers_per_host * _nominal_latency_s(scenario)
+    return math.ceil(2.0 * holding) + dep.thread_tokens + 32
+
+
 def _run_point(
     server: Server,
     scenario: Scenario,
@@ -114,19 +124,23 @@ def _run_point(
     retries: int,
     generators: int,
     capacity_rps: float,
+    admitted: int | None = None,
 ) -> tuple[PointRun, int]:
     """Run a point; repeat it (at most `retries` times) while other processes disturb it; the quietest run.
 
-    Past the nominal capacity the requests not yet served pile up, each on its own connection: those are
-    opened before the point (so the server does not spend its CPU accepting them mid-run) and drained
-    after it.
+    Past the nominal capacity without admission control the requests not yet served pile up, each on its
+    own connection: those are opened before the point (so the server does not spend its CPU accepting them
+    mid-run) and drained after it. With admission (`admitted` per worker) the backlog is that.
     """
     lat_s = _nominal_latency_s(scenario)
-    # The real capacity may be below the nominal one (GIL waits): plan for a 20% larger backlog.
-    excess = max(point.rps - 0.8 * capacity_rps, 0.0)
-    if excess * seconds > MAX_BACKLOG:
-        seconds = max(MAX_BACKLOG / excess, 4.0)  # shorter, still thousands of completions to count
-    backlog = excess * seconds
+    if admitted is not None:
+        backlog = float(admitted * scenario.deployment.workers_per_host)
+    else:
+        # The real capacity may be below the nominal one (GIL waits): plan for a 20% larger backlog.
+        excess = max(point.rps - 0.8 * capacity_rps, 0.0)
+        if excess * seconds > MAX_BACKLOG:
+            seconds = max(MAX_BACKLOG / excess, 4.0)  # shorter, still thousands of completions to count
+        backlog = excess * seconds
     spec = LoadSpec(
         port=server.port,
         paths=tuple(f"/e/{i}" for i in range(len(scenario.endpoints))),
@@ -190,7 +204,7 @@ def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
     for p in report.points:
         emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model)
         model = predict("model", emulated, cal.overhead_ms, seed)
-        sim = predict("simulator", emulated, cal.overhead_ms, seed)
+        sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=p.admitted)
         points.append(p.model_copy(update={"model": model, "simulator": sim}))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return report.model_copy(update={"points": points, "predicted": stamp}).rejudged()
@@ -209,13 +223,19 @@ def validate(
     retries: int = 2,
     generators: int = 1,
     name: str = "scenario",
+    overload: str = "shed",
     progress: Callable[[str], None] | None = None,
 ) -> ValidationReport:
     """Run the scenario's load points on a real uvicorn server and compare with the model and simulator.
 
     `points`: fractions of the reference stage's nominal capacity (`stage`: "bottleneck" or a stage name),
     or a string like "0.5,0.8,1.2" / "300rps,640rps". Each point runs `seconds` of schedule (at most
-    `max_requests`). Raises ValueError for what cannot be validated; always stops the server it started.
+    `max_requests`). Below capacity the server holds each request's CPU at the scenario's `cpu_ms` (its
+    burns scaled by a control loop); past it the burns stay as the last point left them and, with
+    `overload="shed"`, requests past `admission_limit` in flight are answered 503 at once, so the measured
+    completion rate is the server's capacity. `overload="queue"` lets the backlog grow for the whole point
+    instead (CPython's collector then scans every waiting request and the rate falls as the point goes on).
+    Raises ValueError for what cannot be validated; always stops the server it started.
     """
     if not (1.0 <= seconds <= MAX_SECONDS):
         raise ValueError(f"seconds: must be in [1, {MAX_SECONDS:g}], got {seconds}")
@@ -225,6 +245,8 @@ def validate(
         raise ValueError(f"runtime: must be 'scenario' or 'measured', got {runtime!r}")
     if not (1 <= generators <= 8):
         raise ValueError(f"generators: must be in [1, 8], got {generators}")
+    if overload not in OVERLOAD_MODES:
+        raise ValueError(f"overload: must be one of {', '.join(OVERLOAD_MODES)}, got {overload!r}")
     check_scenario(scenario)
     parsed = parse_points(points) if isinstance(points, str) else [(float(p), False) for p in points]
     if not parsed or any(not (0 < v <= 5 and math.isfinite(v)) for v, rps in parsed if not rps):
@@ -258,10 +280,24 @@ def validate(
             emulated_base = _as_emulated(scenario, cal, scenario.traffic.rps, runtime)
             ref, load_points = resolve_points(emulated_base, parsed, stage)
             caps = nominal_capacities(emulated_base)
+            capacity = min(caps.values())
+            target_ms = math.fsum(e.share * cal.cpu_ms_emulated.get(e.name, e.cpu_ms) for e in scenario.endpoints)
             for k, point in enumerate(load_points):
-                # Each class burns cpu_ms less the framework CPU calibrated (before any point) at this rate.
+                # Each class burns cpu_ms less the framework CPU calibrated (before any point) at this rate;
+                # below capacity the server's control corrects what the framework really costs under load.
                 plans = burns_at(scenario, cal, point.rps)
-                server.configure(burns=plans)
+                over = point.rps >= 0.98 * capacity
+                admitted = admission_limit(emulated_base, capacity) if over and overload == "shed" else None
+                server.configure(
+                    burns=plans,
+                    control={
+                        "enabled": not over,
+                        "target_ms": target_ms,
+                        "stats_cost_s": cal.poll_cpu_s,
+                        "idle_cores": cal.idle_cpu,
+                    },
+                    admit=admitted,
+                )
                 run, attempts = _run_point(
                     server,
                     scenario,
@@ -271,7 +307,8 @@ def validate(
                     max_requests=max_requests,
                     retries=retries,
                     generators=generators,
-                    capacity_rps=min(caps.values()),
+                    capacity_rps=capacity,
+                    admitted=admitted,
                 )
                 warmup = min(max(1.0, 20 * _nominal_latency_s(scenario)), 0.25 * seconds)
                 measured = analyze(
@@ -286,7 +323,7 @@ def validate(
                 )
                 emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
-                sim = predict("simulator", emulated, cal.overhead_ms, seed)
+                sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=admitted)
                 reports.append(
                     PointReport(
                         label=point.label,
@@ -297,6 +334,7 @@ def validate(
                         burn_plan_ms={
                             n: [round(x, 4) for x in plan] for n, plan in zip(names, plans, strict=True)
                         },
+                        admitted=admitted,
                         model=model,
                         simulator=sim,
                         verdicts={

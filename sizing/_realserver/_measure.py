@@ -276,12 +276,14 @@ def analyze(
     span = w1 - w0
     n = int(win.sum())
     ok = win & (load.status == 200)
+    shed = win & (load.status == 503)
     lat = (load.done[ok] - sched[ok]) * 1000.0
     mean_ci, p99_ci = latency_ci(lat[np.argsort(sched[ok], kind="stable")])
     sent = load.sent[win]
     lag = (sent[~np.isnan(sent)] - sched[win][~np.isnan(sent)]) * 1000.0
     unsent = int(np.isnan(sent).sum())
     done_in = (load.done >= w0) & (load.done <= w1)
+    served_in = done_in & (load.status == 200)
     per_class = {}
     for c, name in enumerate(class_names):
         lc = (load.done[ok & (load.cls == c)] - sched[ok & (load.cls == c)]) * 1000.0
@@ -319,14 +321,19 @@ def analyze(
             if max(in_use) > 0 or max(wait) > 0:
                 pools[name] = {"in_use_mean": float(np.mean(in_use)), "waiting_mean": float(np.mean(wait))}
     bmean = _mean(borrowed)
+    served_rps = float(served_in.sum()) / span
     gc_full, gc_max, gc_share = _gc_in_window(samples, t_lo, t_hi)
+    last = {int(s["pid"]): s.get("burn_factor") for s in samples}  # the last sample of each worker
+    factors = [float(f) for f in last.values() if f is not None]
     return Measured(
         offered_rps=n / span,
         sent_rps=float((~np.isnan(sent)).sum()) / span,
-        achieved_rps=float(done_in.sum()) / span,
+        achieved_rps=served_rps,
         window_s=span,
         count=n,
-        errors=n - int(ok.sum()),
+        errors=n - int(ok.sum()) - int(shed.sum()),
+        shed=int(shed.sum()),
+        burn_factor=float(np.mean(factors)) if factors else None,
         mean_ms=_mean(lat),
         p50_ms=_pct(lat, 50),
         p95_ms=_pct(lat, 95),
@@ -340,6 +347,7 @@ def analyze(
         generator_bound=bool(reasons),
         generator_reason="; ".join(reasons),
         server_cpu=float(np.mean(cpu_rates)) if cpu_rates else math.nan,
+        # Per answered request: with admission control the 503s' small cost is in it.
         cpu_per_request_ms=(
             max(float(np.mean(cpu_rates)) - idle_cpu, 0.0) * workers / (float(done_in.sum()) / span) * 1000.0
             if cpu_rates and done_in.any()
@@ -347,8 +355,8 @@ def analyze(
         ),
         tokens_borrowed_mean=bmean,
         token_hold_ms=(
-            bmean / (float(done_in.sum()) / span / workers * passes) * 1000.0
-            if bmean is not None and passes > 0 and done_in.any()
+            bmean / (served_rps / workers * passes) * 1000.0
+            if bmean is not None and passes > 0 and served_in.any()
             else None
         ),
         token_utilization=(bmean / total) if (bmean is not None and total) else None,

@@ -55,8 +55,13 @@ def _shift(x: Any, by: float) -> float | None:
     return None if x is None else float(x) + by
 
 
-def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) -> Predicted | None:
-    """The prediction of `source` for `scenario` at its traffic.rps, client overhead added; None if absent."""
+def predict(
+    source: str, scenario: Scenario, overhead_ms: float, seed: int = 1, admission_limit: int | None = None
+) -> Predicted | None:
+    """The prediction of `source` for `scenario` at its traffic.rps, client overhead added; None if absent.
+
+    `admission_limit`: the server sheds past this many requests in flight per worker; the simulator does
+    the same (the model's max_rps is the capacity either way)."""
     try:
         fn = predictor(source)
     except Exception as exc:
@@ -64,6 +69,8 @@ def predict(source: str, scenario: Scenario, overhead_ms: float, seed: int = 1) 
     if fn is None:
         return None
     wanted = {"seed": seed, **(_SIM_KWARGS if source == "simulator" else {})}
+    if admission_limit is not None:
+        wanted["admission_limit"] = admission_limit
     try:
         params = inspect.signature(fn).parameters
         kwargs = {k: v for k, v in wanted.items() if k in params}

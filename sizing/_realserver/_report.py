@@ -57,10 +57,20 @@ class Measured(_R):
 
     offered_rps: float = Field(description="Scheduled arrivals in the window / its length")
     sent_rps: float
-    achieved_rps: float = Field(description="Responses completed in the window / its length")
+    achieved_rps: float = Field(description="Successful (200) responses completed in the window / its length")
     window_s: float
     count: int = Field(description="Requests scheduled in the window")
-    errors: int = Field(description="Non-200, lost, or still open at the drain deadline")
+    errors: int = Field(description="Neither 200 nor shed: lost, another status, or open at the drain deadline")
+    shed: int = Field(
+        default=0,
+        description="Requests in the window answered 503 at once by admission control (overload points only: "
+        "the server keeps its backlog bounded, as uvicorn's --limit-concurrency does)",
+    )
+    burn_factor: float | None = Field(
+        default=None,
+        description="What the server's CPU control multiplied the planned burns by at the end of the point, so "
+        "a request cost the scenario's cpu_ms (1: the plan as calibrated; held, not adjusted, past capacity)",
+    )
     mean_ms: float | None
     p50_ms: float | None
     p95_ms: float | None
@@ -134,6 +144,11 @@ class PointReport(_R):
     measured: Measured
     burn_plan_ms: dict[str, list[float]] | None = Field(
         default=None, description="CPU burned per phase, per class, at this point (None: the calibration's)"
+    )
+    admitted: int | None = Field(
+        default=None,
+        description="Requests in flight per worker past which the server answered 503 (None: no admission "
+        "control at this point); the simulator was given the same limit",
     )
     model: Predicted | None
     simulator: Predicted | None
@@ -280,7 +295,9 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool, *, ci:
 
 
 _LEGEND = (
-    "times in ms; err = (predicted - measured) / measured; tok.u = sampled borrowed/total tokens; hold = "
+    "times in ms; err = (predicted - measured) / measured; shed/s = 503s from admission control past "
+    "capacity; burn x = the server's CPU control factor on the planned burns; tok.u = sampled "
+    "borrowed/total tokens; hold = "
     "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
     "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
     "rq.w = ms per request our server's and generators' threads waited for a CPU; ±mean, p99 ci = the 95% "
@@ -300,7 +317,8 @@ def _e(x: float | None) -> str:
 def render(report: ValidationReport, *, markdown: bool) -> str:
     cal = report.calibration
     head = [
-        "point", "rps", "done/s", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50", "p95", "p99",
+        "point", "rps", "done/s", "shed/s", "burn x", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50",
+        "p95", "p99",
         "±mean", "p99 ci", "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err",
         "other", "rq.w", "full gc", "verdict",
     ]  # fmt: skip
@@ -317,6 +335,8 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 p.label,
                 _f(m.offered_rps, 0),
                 _f(m.achieved_rps, 0),
+                _f(m.shed / m.window_s if m.window_s > 0 else None, 0),
+                _f(m.burn_factor, 2),
                 _f(m.token_utilization, 2),
                 _f(m.token_hold_ms, 1),
                 _f(m.server_cpu, 2),

@@ -156,11 +156,12 @@ def loop_and_http() -> tuple[str, str]:
 class Server:
     """A running emulating server: its process, URL and a control client."""
 
-    def __init__(self, proc: OwnedProcess, port: int, log: IO[bytes]) -> None:
+    def __init__(self, proc: OwnedProcess, port: int, log: IO[bytes], workers: int = 1) -> None:
         self.proc = proc
         self.port = port
         self.base_url = f"http://{LOOPBACK}:{port}"
         self.log = log
+        self.workers = workers
         self.client = httpx.Client(base_url=self.base_url, timeout=10.0)
 
     def stats(self) -> dict[str, Any]:
@@ -169,9 +170,23 @@ class Server:
         data: dict[str, Any] = r.json()
         return data
 
-    def configure(self, **body: Any) -> None:
-        r = self.client.post("/_config", content=json.dumps(body).encode())
-        r.raise_for_status()
+    def configure(self, **body: Any) -> list[dict[str, Any]]:
+        """Send the same /_config to every worker process; their answers, one per pid.
+
+        A keep-alive connection always reaches the same worker, so each post goes on a new connection until
+        every worker has answered (uvicorn's workers take turns accepting, in no fixed order).
+        """
+        content = json.dumps(body).encode()
+        answers: dict[int, dict[str, Any]] = {}
+        for _ in range(100 * self.workers):
+            with httpx.Client(base_url=self.base_url, timeout=10.0) as fresh:
+                r = fresh.post("/_config", content=content)
+            r.raise_for_status()
+            data: dict[str, Any] = r.json()
+            answers[int(data["pid"])] = data
+            if len(answers) >= self.workers:
+                return list(answers.values())
+        raise RuntimeError(f"/_config reached {len(answers)} of {self.workers} worker processes")
 
     def handoff_bodies(self) -> list[tuple[float, float]]:
         r = self.client.get("/_handoff_bodies")
@@ -258,7 +273,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = Server(proc, port, log)
+        server = Server(proc, port, log, workers=scenario.deployment.workers_per_host)
         try:
             deadline = time.monotonic() + ready_timeout_s
             while time.monotonic() < deadline and proc.alive():
