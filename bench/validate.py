@@ -168,7 +168,7 @@ def main() -> int:
 
 
 def _repredict(args: argparse.Namespace) -> int:
-    from sizing._realserver._harness import repredict
+    from sizing._realserver._predict import repredict
 
     reports = []
     for name in args.only or list(SCENARIOS):

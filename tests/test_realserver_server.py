@@ -46,6 +46,20 @@ def _gone(pid: int, timeout_s: float = 5.0) -> bool:
     return False
 
 
+def test_configure_reaches_every_worker_process() -> None:
+    """uvicorn --workers 2: each /_config goes on a new connection until both processes have answered (a
+    keep-alive connection always lands on the same one), and both then report the setting."""
+    two = TINY.model_copy(update={"deployment": TINY.deployment.model_copy(update={"workers_per_host": 2})})
+    server = start_server(two, seed=3)
+    try:
+        answers = server.configure(tokens=3, control={"enabled": False, "factor": 1.25})
+        assert len({a["pid"] for a in answers}) == 2
+        assert all(a["burn_factor"] == 1.25 for a in answers)
+    finally:
+        server.stop()
+    assert _gone(server.proc.pid)
+
+
 def test_owned_process_is_stopped_on_exception() -> None:
     pid = 0
     with (
@@ -161,6 +175,9 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert m.achieved_rps == pytest.approx(m.offered_rps, rel=0.15)
         # The token is held for the 10 ms body plus a hand-off of a few ms: measured by Little's law.
         assert m.token_hold_ms is not None and 10.0 <= m.token_hold_ms <= 20.0
+        # The server's control held a request's CPU at the scenario's (full GC pauses aside, a few per cent).
+        assert m.cpu_per_request_ms == pytest.approx(cal.cpu_ms_emulated["def10"], rel=0.06), m
+        assert m.burn_factor is not None and m.shed == 0
         # Every point carries its own statistical uncertainty (batch means over its requests).
         assert m.mean_ci_ms is not None and 0.0 < m.mean_ci_ms < 0.5 * (m.mean_ms or 0.0)
         assert m.p99_ci_ms is not None and m.p99_ci_ms[0] <= (m.p99_ms or 0.0) <= m.p99_ci_ms[1]
@@ -188,7 +205,7 @@ def _check_band(report: ValidationReport, source: str, field: str) -> None:
     for p in report.points:
         pred = p.model if source == "model" else p.simulator
         assert pred is not None and pred.error is None, f"{source} prediction missing"
-        value, allowed = getattr(pred, field), band_range(p.measured, field, ci=True)
+        value, allowed = getattr(pred, field), band_range(p.measured, field, ci=True, window=p.window)
         assert value is not None and allowed is not None
         assert allowed[0] <= value <= allowed[1], (p.label, field, value, allowed, report.to_table())
 

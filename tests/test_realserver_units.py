@@ -438,3 +438,101 @@ def test_gc_pauses_in_a_point_window_are_counted_once() -> None:
     assert (n, longest) == (2, 60.0)  # 9.0 is before the window, 13.0 after it
     assert share == pytest.approx((200.0 - 100.0) / 1000.0 / 2.0)
     assert _gc_in_window([{"pid": 7, "t": 1.0}], 0.0, 2.0) == (None, None, None)  # a server without GC data
+
+
+def test_admission_answers_503_past_the_limit_and_counts_it() -> None:
+    """Pure ASGI: with the limit at 1, a second request while the first is in flight gets 503 at once; the
+    limit off, or the first one done, the next is admitted. Internal routes are never refused."""
+    import asyncio
+
+    from sizing._realserver._instruments import Admission, AdmissionGate
+
+    release = asyncio.Event()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"].startswith("/e/"):
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = AdmissionGate()
+    app = Admission(inner, gate)
+
+    async def get(path: str) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def send(msg: dict[str, Any]) -> None:
+            sent.append(msg)
+
+        await app({"type": "http", "path": path}, None, send)
+        return int(sent[0]["status"])
+
+    async def scenario() -> list[int]:
+        gate.limit = 1
+        first = asyncio.create_task(get("/e/0"))
+        await asyncio.sleep(0)
+        assert gate.in_flight == 1
+        refused = await get("/e/0")
+        internal = await get("/_stats")
+        release.set()
+        done = await first
+        after = await get("/e/0")
+        gate.limit = None
+        unlimited = await get("/e/0")
+        return [refused, internal, done, after, unlimited]
+
+    assert asyncio.run(scenario()) == [503, 200, 200, 200, 200]
+    assert gate.shed == 1 and gate.in_flight == 0
+
+
+def test_cpu_control_brings_a_request_to_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control law on a synthetic process: each request costs F = 1.6 ms of framework CPU (noisy) plus
+    the burns at the current factor (B = 1 ms planned at factor 1); asked for a target of F + 2 ms, the
+    factor settles at 2 and the CPU per request at the target. (On a real server: the CI server test.)"""
+    import asyncio
+    import random
+
+    from sizing._realserver import _instruments
+    from sizing._realserver._instruments import Control, GcClock, Meter, control_cpu
+
+    monkeypatch.setattr(_instruments, "_CONTROL_BATCH_S", 0.0)
+    monkeypatch.setattr(_instruments, "_CONTROL_POLL_S", 0.0005)
+    framework, planned, target = 1.6, 1.0, 3.6
+    control, meter, rng = Control(), Meter(), random.Random(3)
+    control.enabled, control.target_ms = True, target
+    clock = [0.0]
+    spent: list[float] = []
+
+    async def requests() -> None:
+        for _ in range(6000):
+            cost = framework * rng.uniform(0.8, 1.2) + control.factor * planned
+            clock[0] += cost / 1000.0
+            spent.append(cost)
+            meter.add("done.0")
+            if len(spent) % 60 == 0:
+                await asyncio.sleep(0.001)
+
+    async def run() -> None:
+        task = asyncio.create_task(control_cpu(control, meter, GcClock(), lambda: planned, lambda: clock[0]))
+        await requests()
+        task.cancel()
+
+    asyncio.run(run())
+    assert control.batches > 10
+    assert control.factor == pytest.approx((target - framework) / planned, rel=0.05)
+    assert sum(spent[-1000:]) / 1000 == pytest.approx(target, rel=0.03)
+
+
+def test_band_allows_for_what_a_run_this_long_shows() -> None:
+    """A long-run p99 P shows as M in [0.8 P, 1.1 P] in runs this long: a measured 100 allows P in
+    [100 / 1.1, 100 / 0.8], and the bar's 20% of 100 on each side."""
+    from sizing._realserver._report import WindowSpread
+
+    m = _measured(mean_ms=50.0, p99_ms=100.0)
+    w = WindowSpread(runs=200, window=900, warmup=100, mean_ratio=(0.95, 1.04), p99_ratio=(0.8, 1.1))
+    lo, hi = band_range(m, "p99_ms", window=w) or (0.0, 0.0)
+    assert lo == pytest.approx(100 / 1.1 - 20) and hi == pytest.approx(100 / 0.8 + 20)
+    lo, hi = band_range(m, "mean_ms", window=w) or (0.0, 0.0)
+    assert lo == pytest.approx(50 / 1.04 - 5) and hi == pytest.approx(50 / 0.95 + 5)
+    assert verdict(m, _predicted(50.0, 140.0), False, window=w) == "ok"
+    assert verdict(m, _predicted(50.0, 140.0), False).startswith("MISS p99")

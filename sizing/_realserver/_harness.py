@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from sizing._lifecycle import request_phases
 from sizing._realserver._calibrate import (
     CalibrationData,
     burns_at,
@@ -22,13 +21,26 @@ from sizing._realserver._calibrate import (
 )
 from sizing._realserver._loadspec import LoadSpec
 from sizing._realserver._measure import PointRun, analyze, disturbed, drive
-from sizing._realserver._plan import LoadPoint, nominal_capacities, parse_points, resolve_points
-from sizing._realserver._predict import predict
-from sizing._realserver._report import Calibration, PointReport, ValidationReport, overloaded, verdict
+from sizing._realserver._plan import (
+    LoadPoint,
+    nominal_capacities,
+    nominal_latency_s,
+    parse_points,
+    resolve_points,
+    warmup_s,
+)
+from sizing._realserver._predict import emulated_scenario, predict, window_spread
+from sizing._realserver._report import (
+    Calibration,
+    PointReport,
+    ValidationReport,
+    overloaded,
+    verdict,
+)
 from sizing._realserver._server import Server, loop_and_http, sigterm_as_interrupt, start_server
-from sizing._scenario import Scenario, Traffic
+from sizing._scenario import Scenario
 
-__all__ = ["check_scenario", "emulated_scenario", "repredict", "validate"]
+__all__ = ["admission_limit", "check_scenario", "validate"]
 
 DEFAULT_POINTS = "0.5,0.8,1.2"
 MAX_SECONDS = 600.0
@@ -97,19 +109,12 @@ def _machine(loop: str, http: str) -> dict[str, object]:
     }
 
 
-def _nominal_latency_s(scenario: Scenario) -> float:
-    return (
-        sum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
-        / 1000.0
-    )
-
-
 def admission_limit(scenario: Scenario, capacity_rps: float) -> int:
     """Requests in flight per worker past which an overload point sheds: twice what the worker holds at its
     capacity by Little's law at the nominal latency, plus its tokens and a margin, so every stage stays busy
     while the backlog (and the collector's work on it) stays bounded."""
     dep = scenario.deployment
-    holding = capacity_rps / dep.workers_per_host * _nominal_latency_s(scenario)
+    holding = capacity_rps / dep.workers_per_host * nominal_latency_s(scenario)
     return math.ceil(2.0 * holding) + dep.thread_tokens + 32
 
 
@@ -126,13 +131,14 @@ def _run_point(
     capacity_rps: float,
     admitted: int | None = None,
 ) -> tuple[PointRun, int]:
-    """Run a point; repeat it (at most `retries` times) while other processes disturb it; the quietest run.
+    """Run a point; repeat it (at most `retries` times) while it is disturbed (other processes' CPU, or the
+    generator sending late); the quietest run.
 
     Past the nominal capacity without admission control the requests not yet served pile up, each on its
     own connection: those are opened before the point (so the server does not spend its CPU accepting them
     mid-run) and drained after it. With admission (`admitted` per worker) the backlog is that.
     """
-    lat_s = _nominal_latency_s(scenario)
+    lat_s = nominal_latency_s(scenario)
     if admitted is not None:
         backlog = float(admitted * scenario.deployment.workers_per_host)
     else:
@@ -161,10 +167,11 @@ def _run_point(
         run = drive(server, spec, generators=generators, sample_s=POINT_SAMPLE_S)
         if not server.proc.alive():
             raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
+        if not disturbed(run):
+            best = run
+            break
         if best is None or run.other_cpu < best.other_cpu:
             best = run
-        if not disturbed(run):
-            break
         time.sleep(2.0)  # a pause for the neighbours
     assert best is not None
     return best, attempts
@@ -179,35 +186,6 @@ def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float, runtime: 
     if runtime == "measured" and cal.handoff_ms_saturation is not None:
         handoff = min(max(cal.handoff_ms_saturation, 0.0), 100.0)
     return emulated_scenario(scenario, cal.cpu_ms_emulated, rps, handoff)
-
-
-def emulated_scenario(
-    scenario: Scenario, cpu_ms: dict[str, float], rps: float, handoff_ms: float | None
-) -> Scenario:
-    """`scenario` at `rps` with the CPU per class the server spent and, if given, this token hand-off."""
-    endpoints = [e.model_copy(update={"cpu_ms": cpu_ms.get(e.name, e.cpu_ms)}) for e in scenario.endpoints]
-    traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
-    update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
-    if handoff_ms is not None:
-        update["runtime"] = scenario.runtime.model_copy(update={"token_handoff_ms": handoff_ms})
-    return scenario.model_copy(update=update)
-
-
-def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
-    """The report with the model's and simulator's predictions recomputed from its stored calibration.
-
-    Measurements are untouched; use it when the model or simulator has changed since the run.
-    """
-    scenario = Scenario.model_validate(report.scenario)
-    cal = report.calibration
-    points = []
-    for p in report.points:
-        emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model)
-        model = predict("model", emulated, cal.overhead_ms, seed)
-        sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=p.admitted)
-        points.append(p.model_copy(update={"model": model, "simulator": sim}))
-    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return report.model_copy(update={"points": points, "predicted": stamp}).rejudged()
 
 
 def validate(
@@ -310,7 +288,7 @@ def validate(
                     capacity_rps=capacity,
                     admitted=admitted,
                 )
-                warmup = min(max(1.0, 20 * _nominal_latency_s(scenario)), 0.25 * seconds)
+                warmup = warmup_s(scenario, seconds)
                 measured = analyze(
                     run,
                     rate=point.rps,
@@ -324,6 +302,7 @@ def validate(
                 emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
                 sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=admitted)
+                window = window_spread(emulated, measured, warmup, sim, cal.overhead_ms, seed)
                 reports.append(
                     PointReport(
                         label=point.label,
@@ -335,11 +314,12 @@ def validate(
                             n: [round(x, 4) for x in plan] for n, plan in zip(names, plans, strict=True)
                         },
                         admitted=admitted,
+                        window=window,
                         model=model,
                         simulator=sim,
                         verdicts={
-                            "model": verdict(measured, model, overloaded(point.fraction, model)),
-                            "simulator": verdict(measured, sim, overloaded(point.fraction, sim)),
+                            "model": verdict(measured, model, overloaded(point.fraction, model), window=window),
+                            "simulator": verdict(measured, sim, overloaded(point.fraction, sim), window=window),
                         },
                     )
                 )

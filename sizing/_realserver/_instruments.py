@@ -18,10 +18,12 @@ from typing import Any
 __all__ = ["Admission", "AdmissionGate", "Control", "GcClock", "Meter", "burn", "control_cpu"]
 
 _CHUNK = 40  # loop iterations between two reads of the thread CPU clock (~1 us each): a few us of overshoot
-# The CPU control measures batches of at least this long and this many requests, then corrects.
+# The CPU control measures batches of at least this long and this many requests; the framework's own CPU
+# per request is their exponential average with this weight on the newest.
+_CONTROL_POLL_S = 0.1
 _CONTROL_BATCH_S = 0.5
 _CONTROL_MIN_REQUESTS = 50
-_CONTROL_GAIN = 0.7
+_CONTROL_WEIGHT = 0.3
 _MAX_BURN_FACTOR = 3.0
 
 
@@ -89,24 +91,32 @@ class Control:
         self.target_ms = 0.0  # the mix's CPU per request, full GC excluded
         self.stats_cost_s = 0.0  # server CPU of one /_stats sample (calibrated by the harness)
         self.idle_cores = 0.0  # what the idle server burns anyway (calibrated by the harness)
+        self.framework_ms: float | None = None  # estimated CPU per request outside the burns
         self.batches = 0
 
 
-async def control_cpu(control: Control, meter: Meter, gc_clock: GcClock, planned_ms: Callable[[], float]) -> None:
+async def control_cpu(
+    control: Control,
+    meter: Meter,
+    gc_clock: GcClock,
+    planned_ms: Callable[[], float],
+    cpu_clock: Callable[[], float] = time.process_time,
+) -> None:
     """Scale the burns so the mix costs `control.target_ms` of CPU per request (full GC pauses excluded).
 
     Each batch (at least _CONTROL_BATCH_S and _CONTROL_MIN_REQUESTS) measures the process's CPU per completed
-    request at the current factor, less the full collections' pauses, the /_stats samples (counted as
-    `stats.n`) and the idle server's own CPU, and moves the factor by a share of the gap over the planned
-    burn per request at factor 1 (`planned_ms()`). While control is off the factor stays where it is.
+    request M at the current factor k, less the full collections' pauses, the /_stats samples (counted as
+    `stats.n`) and the idle server's own CPU. What the framework costs beyond the burns, M - k B with B the
+    planned burn per request at factor 1 (`planned_ms()`), is averaged over batches (weight
+    _CONTROL_WEIGHT on the newest), and k = (target - that) / B. While control is off k stays where it is.
     """
     start: tuple[float, float, float, float, float] | None = None
     while True:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(_CONTROL_POLL_S)
         counts = meter.snapshot()
         now = (
             time.monotonic(),
-            time.process_time(),
+            cpu_clock(),
             math.fsum(v for k, v in counts.items() if k.startswith("done.")),
             counts.get("stats.n", 0.0),
             gc_clock.ms[2],
@@ -129,8 +139,11 @@ async def control_cpu(control: Control, meter: Meter, gc_clock: GcClock, planned
         per_request_ms = cpu_s * 1000.0 / done
         planned = planned_ms()
         if planned > 0.0:
-            step = _CONTROL_GAIN * (control.target_ms - per_request_ms) / planned
-            control.factor = min(max(control.factor + step, 0.0), _MAX_BURN_FACTOR)
+            framework = per_request_ms - control.factor * planned
+            prior = control.framework_ms
+            control.framework_ms = framework if prior is None else prior + _CONTROL_WEIGHT * (framework - prior)
+            wanted = (control.target_ms - control.framework_ms) / planned
+            control.factor = min(max(wanted, 0.0), _MAX_BURN_FACTOR)
             control.batches += 1
         start = now
 

@@ -253,7 +253,16 @@ def _mean(a: np.ndarray) -> float | None:
 
 
 def disturbed(run: PointRun) -> bool:
-    return run.other_cpu > MAX_OTHER_CPU
+    """Worth running again: other processes took the CPU, or the generator sent late (a scheduling hiccup
+    on a 2-core machine delays a whole burst of sends; a point the generator paced is not a measurement)."""
+    if run.other_cpu > MAX_OTHER_CPU:
+        return True
+    sent = run.load.sent
+    ok = ~np.isnan(sent)
+    if not ok.any():
+        return True
+    lag_ms = (sent[ok] - run.load.sched[ok]) * 1000.0
+    return bool(np.percentile(lag_ms, 99) > MAX_LAG_P99_MS)
 
 
 def analyze(

@@ -18,8 +18,10 @@ __all__ = [
     "LoadPoint",
     "burn_plan",
     "nominal_capacities",
+    "nominal_latency_s",
     "parse_points",
     "resolve_points",
+    "warmup_s",
 ]
 
 STAGES = (
@@ -175,3 +177,16 @@ def burn_plan(endpoint: Endpoint, framework_cpu_ms: float, handoff_ms: float = 0
             cpu[i] -= take
             left -= take
     return [max(c, 0.0) for c in cpu]
+
+
+def nominal_latency_s(scenario: Scenario) -> float:
+    """A request's time in the worker from its phases alone (no waits), averaged over the classes (s)."""
+    return (
+        sum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
+        / 1000.0
+    )
+
+
+def warmup_s(scenario: Scenario, seconds: float) -> float:
+    """The start of a point that is not measured: twenty request lifetimes, at least 1 s, at most a quarter."""
+    return min(max(1.0, 20 * nominal_latency_s(scenario)), 0.25 * seconds)

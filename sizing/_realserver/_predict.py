@@ -1,20 +1,26 @@
-"""Predictions from whichever of the analytic model and the simulator exist, imported lazily.
+"""Predictions for the validation points: the scenario as the server emulates it, the model's and the
+simulator's numbers for it, and how far a run as long as a point's strays from the long run.
 
-`sizing.evaluate` and `sizing.simulate` are written by others; until one exists its column is "n/a".
+The predictors are imported lazily and a missing one is a column of "n/a" (they were written in parallel).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
 
-from sizing._realserver._report import Predicted
-from sizing._scenario import Scenario
+import numpy as np
 
-__all__ = ["predict", "predictor"]
+from sizing._realserver._plan import warmup_s
+from sizing._realserver._report import Measured, Predicted, ValidationReport, WindowSpread
+from sizing._scenario import Scenario, Traffic
+from sizing._sim._windows import simulate_windows
+
+__all__ = ["emulated_scenario", "predict", "predictor", "repredict", "window_spread"]
 
 _SOURCES = {
     "model": (("sizing", "evaluate"), ("sizing._model", "evaluate")),
@@ -120,4 +126,66 @@ def _failed(source: str, exc: Exception) -> Predicted:
         cpu_utilization=None,
         bottleneck=None,
         error=f"{type(exc).__name__}: {exc}"[:300],
+    )
+
+
+def emulated_scenario(
+    scenario: Scenario, cpu_ms: dict[str, float], rps: float, handoff_ms: float | None
+) -> Scenario:
+    """`scenario` at `rps` with the CPU per class the server spent and, if given, this token hand-off."""
+    endpoints = [e.model_copy(update={"cpu_ms": cpu_ms.get(e.name, e.cpu_ms)}) for e in scenario.endpoints]
+    traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
+    update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
+    if handoff_ms is not None:
+        update["runtime"] = scenario.runtime.model_copy(update={"token_handoff_ms": handoff_ms})
+    return scenario.model_copy(update=update)
+
+
+def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
+    """The report with the model's and simulator's predictions recomputed from its stored calibration.
+
+    Measurements are untouched; use it when the model or simulator has changed since the run.
+    """
+    scenario = Scenario.model_validate(report.scenario)
+    cal = report.calibration
+    points = []
+    for p in report.points:
+        emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model)
+        model = predict("model", emulated, cal.overhead_ms, seed)
+        sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=p.admitted)
+        window = window_spread(emulated, p.measured, warmup_s(scenario, report.seconds), sim, cal.overhead_ms, seed)
+        points.append(p.model_copy(update={"model": model, "simulator": sim, "window": window}))
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return report.model_copy(update={"points": points, "predicted": stamp}).rejudged()
+
+
+# Runs simulated per point to learn what a run of its length shows (bounded in requests and wall time).
+_WINDOW_REQUESTS = 1_000_000
+_WINDOW_RUNS = (40, 400)
+
+
+def window_spread(
+    emulated: Scenario, measured: Measured, warmup_seconds: float, sim: Predicted | None, overhead_ms: float,
+    seed: int,
+) -> WindowSpread | None:
+    """How far a run as long as this point's strays from the long run (95%), by simulating many such runs
+    against the simulator's long-run prediction `sim` (both with the client overhead); None past saturation
+    or without a long-run simulation to compare with."""
+    if sim is None or sim.error or sim.stable is False or sim.mean_ms is None or sim.p99_ms is None:
+        return None
+    workers = emulated.deployment.workers
+    window = measured.count // workers
+    if window < 100:
+        return None
+    warm = round(warmup_seconds * emulated.traffic.rps / workers)
+    runs = min(max(_WINDOW_REQUESTS // (window + warm), _WINDOW_RUNS[0]), _WINDOW_RUNS[1])
+    means, p99s = simulate_windows(emulated, window, warm, runs=runs, seed=seed, max_wall_seconds=20.0)
+
+    def spread(values: np.ndarray, long_run: float) -> tuple[float, float]:
+        lo, hi = np.quantile((values + overhead_ms) / long_run, [0.025, 0.975])
+        return float(lo), float(hi)
+
+    return WindowSpread(
+        runs=len(means), window=window, warmup=warm, mean_ratio=spread(means, sim.mean_ms),
+        p99_ratio=spread(p99s, sim.p99_ms),
     )

@@ -29,9 +29,10 @@ __all__ = [
     "PointReport",
     "Predicted",
     "ValidationReport",
+    "WindowSpread",
     "band_range",
     "overloaded",
-    "render",
+    "rel_err",
 ]
 
 FORMAT = "sizing-validate/1"
@@ -136,6 +137,18 @@ class Predicted(_R):
     error: str | None = None
 
 
+class WindowSpread(_R):
+    """What a run of this point's length shows around the long run, from the simulator: the 2.5% and 97.5%
+    quantiles of (run mean / long-run mean) and (run p99 / long-run p99) over `runs` simulated runs that start
+    empty, drop `warmup` requests and measure `window` (the point's own counts)."""
+
+    runs: int
+    window: int
+    warmup: int
+    mean_ratio: tuple[float, float]
+    p99_ratio: tuple[float, float]
+
+
 class PointReport(_R):
     label: str
     fraction: float | None
@@ -149,6 +162,10 @@ class PointReport(_R):
         default=None,
         description="Requests in flight per worker past which the server answered 503 (None: no admission "
         "control at this point); the simulator was given the same limit",
+    )
+    window: WindowSpread | None = Field(
+        default=None,
+        description="The sampling spread of a run this long (simulated); latency verdicts allow for it",
     )
     model: Predicted | None
     simulator: Predicted | None
@@ -213,16 +230,22 @@ class ValidationReport(_R):
         points = []
         for p in self.points:
             verdicts = {
-                "model": verdict(p.measured, p.model, overloaded(p.fraction, p.model)),
-                "simulator": verdict(p.measured, p.simulator, overloaded(p.fraction, p.simulator)),
+                "model": verdict(p.measured, p.model, overloaded(p.fraction, p.model), window=p.window),
+                "simulator": verdict(
+                    p.measured, p.simulator, overloaded(p.fraction, p.simulator), window=p.window
+                ),
             }
             points.append(p.model_copy(update={"verdicts": verdicts}))
         return self.model_copy(update={"points": points})
 
     def to_table(self) -> str:
+        from sizing._realserver._render import render
+
         return render(self, markdown=False)
 
     def to_markdown(self) -> str:
+        from sizing._realserver._render import render
+
         return render(self, markdown=True)
 
 
@@ -237,31 +260,41 @@ def overloaded(fraction: float | None, pred: Predicted | None) -> bool:
     return (fraction or 0.0) >= 1.0 or bool(pred and pred.stable is False)
 
 
-def band_range(measured: Measured, field: str, *, ci: bool = False) -> tuple[float, float] | None:
-    """The predictions (ms) that pass for `field` ("mean_ms" or "p99_ms"): the bar's band around measured.
+def band_range(
+    measured: Measured, field: str, *, ci: bool = False, window: WindowSpread | None = None
+) -> tuple[float, float] | None:
+    """The long-run predictions (ms) that pass for `field` ("mean_ms" or "p99_ms"): the bar's band around
+    what the point measured, allowing for how far a run of its length strays from the long run.
 
-    `ci`: the band widened by the point's own 95% statistical uncertainty (`mean_ci_ms`, `p99_ci_ms`, batch
-    means): mean within 10% of measured plus the interval's half-width; p99 from its interval's low end
-    minus 20% of measured to its high end plus 20%. Without an interval the band is not widened.
+    `window` (simulated, see WindowSpread): a long-run value P shows as M in [lo P, hi P] in 95% of runs this
+    long, so P lies in [M / hi, M / lo]; the band is that, widened by the bar (10% of M for the mean, 20% for
+    the p99). Without it, `ci` widens by the point's own batch-means interval (`mean_ci_ms`, `p99_ci_ms`),
+    which understates the spread near saturation (see sizing/_sim/_windows.py); else the bar's band alone.
     """
     m = getattr(measured, field)
     if m is None:
         return None
     band = (MEAN_BAND if field == "mean_ms" else P99_BAND) * m
     lo, hi = m, m
-    if ci and field == "mean_ms" and measured.mean_ci_ms is not None:
+    ratio = None if window is None else (window.mean_ratio if field == "mean_ms" else window.p99_ratio)
+    if ratio is not None and ratio[0] > 0 and ratio[1] > 0:
+        lo, hi = min(m / ratio[1], m), max(m / ratio[0], m)
+    elif ci and field == "mean_ms" and measured.mean_ci_ms is not None:
         lo, hi = m - measured.mean_ci_ms, m + measured.mean_ci_ms
     elif ci and field == "p99_ms" and measured.p99_ci_ms is not None:
         lo, hi = min(measured.p99_ci_ms[0], m), max(measured.p99_ci_ms[1], m)
     return lo - band, hi + band
 
 
-def verdict(measured: Measured, pred: Predicted | None, overloaded: bool, *, ci: bool = False) -> str:
-    """`ok`, `n/a`, or what missed and by how much (relative to measured).
-
-    `ci`: latency bands widened by the point's measured 95% uncertainty (see `band_range`); the sweep's
-    verdicts use the bar's bands as they are.
-    """
+def verdict(
+    measured: Measured,
+    pred: Predicted | None,
+    overloaded: bool,
+    *,
+    ci: bool = False,
+    window: WindowSpread | None = None,
+) -> str:
+    """`ok`, `n/a`, or what missed and by how much (relative to measured); latency bands as `band_range`."""
     if pred is None:
         return "n/a"
     if pred.error:
@@ -285,115 +318,10 @@ def verdict(measured: Measured, pred: Predicted | None, overloaded: bool, *, ci:
     for field in ("mean_ms", "p99_ms"):
         p, m = getattr(pred, field), getattr(measured, field)
         e = rel_err(p, m)
-        allowed = band_range(measured, field, ci=ci)
+        allowed = band_range(measured, field, ci=ci, window=window)
         if p is None:
             misses.append(f"{field[:-3]} unbounded vs {m:.1f}")
         elif e is not None and allowed is not None and not (allowed[0] <= p <= allowed[1]):
-            wide = f", allowed {allowed[0]:.1f}..{allowed[1]:.1f}" if ci else ""
+            wide = f", allowed {allowed[0]:.1f}..{allowed[1]:.1f}" if ci or window is not None else ""
             misses.append(f"{field[:-3]} {p:.1f} vs {m:.1f} ({e:+.0%}{wide})")
     return "ok" if not misses else "MISS " + ", ".join(misses)
-
-
-_LEGEND = (
-    "times in ms; err = (predicted - measured) / measured; shed/s = 503s from admission control past "
-    "capacity; burn x = the server's CPU control factor on the planned burns; tok.u = sampled "
-    "borrowed/total tokens; hold = "
-    "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
-    "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
-    "rq.w = ms per request our server's and generators' threads waited for a CPU; ±mean, p99 ci = the 95% "
-    "interval of the measured mean (half-width) and p99 from the point's own requests (batch means); "
-    "full gc = the server's generation-2 collections during the point, count x longest pause (ms)"
-)
-
-
-def _f(x: float | None, nd: int = 1) -> str:
-    return "-" if x is None else f"{x:.{nd}f}"
-
-
-def _e(x: float | None) -> str:
-    return "-" if x is None else f"{x:+.0%}"
-
-
-def render(report: ValidationReport, *, markdown: bool) -> str:
-    cal = report.calibration
-    head = [
-        "point", "rps", "done/s", "shed/s", "burn x", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50",
-        "p95", "p99",
-        "±mean", "p99 ci", "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err",
-        "other", "rq.w", "full gc", "verdict",
-    ]  # fmt: skip
-    rows: list[list[str]] = []
-    for p in report.points:
-        m, mo, si = p.measured, p.model, p.simulator
-        if mo and mo.error:
-            mo = None
-        if si and si.error:
-            si = None
-        v = "; ".join(f"{k}: {x}" for k, x in p.verdicts.items() if x != "n/a") or "n/a"
-        rows.append(
-            [
-                p.label,
-                _f(m.offered_rps, 0),
-                _f(m.achieved_rps, 0),
-                _f(m.shed / m.window_s if m.window_s > 0 else None, 0),
-                _f(m.burn_factor, 2),
-                _f(m.token_utilization, 2),
-                _f(m.token_hold_ms, 1),
-                _f(m.server_cpu, 2),
-                _f(m.cpu_per_request_ms, 2),
-                _f(m.tasks_waiting_mean, 1),
-                _f(m.mean_ms),
-                _f(m.p50_ms),
-                _f(m.p95_ms),
-                _f(m.p99_ms),
-                _f(m.mean_ci_ms),
-                "-" if m.p99_ci_ms is None else f"{m.p99_ci_ms[0]:.1f}-{m.p99_ci_ms[1]:.1f}",
-                _f(mo.mean_ms if mo else None),
-                _e(rel_err(mo.mean_ms, m.mean_ms) if mo else None),
-                _f(mo.p99_ms if mo else None),
-                _e(rel_err(mo.p99_ms, m.p99_ms) if mo else None),
-                _f(mo.max_rps if mo else None, 0),
-                _f(si.mean_ms if si else None),
-                _e(rel_err(si.mean_ms, m.mean_ms) if si else None),
-                _f(si.p99_ms if si else None),
-                _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
-                f"{m.other_cpu:.2f}",
-                f"{m.runqueue_wait_ms_per_request:.3f}",
-                "-" if m.gc_full_pauses is None else f"{m.gc_full_pauses} x {_f(m.gc_full_pause_max_ms, 0)}",
-                v,
-            ]
-        )
-    dep = report.scenario.get("deployment", {})
-    title = (
-        f"{report.name}: {dep.get('workers_per_host', 1)} worker(s), {dep.get('thread_tokens', 40)} tokens; "
-        f"points are fractions of the {report.reference_stage} capacity {report.reference_rps:.0f} rps"
-    )
-    calib = (
-        f"calibration: client overhead {cal.overhead_ms:.2f} ms (added to predictions), token hand-off "
-        f"{_f(cal.handoff_ms_saturation, 2)} ms at saturation / {_f(cal.handoff_ms_gap, 2)} ms gap "
-        f"(predictions use {cal.handoff_ms_model:.2f}), framework CPU "
-        + ", ".join(f"{k} {v:.2f}" for k, v in cal.framework_cpu_ms.items())
-        + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
-    )
-    if markdown:
-        lines = [f"**{title}**", "", calib, "", _LEGEND, ""]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append(
-            "|" + "|".join("---" if i == 0 or i == len(head) - 1 else "--:" for i in range(len(head))) + "|"
-        )
-        lines.extend("| " + " | ".join(r) + " |" for r in rows)
-        return "\n".join(lines) + "\n"
-    assert all(len(r) == len(head) for r in rows)
-    widths = [
-        max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head) - 1)
-    ]
-
-    def line(cells: list[str]) -> str:
-        body = "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))
-        )
-        return body + "  " + cells[-1]
-
-    lines = [title, calib, _LEGEND, line(head)]
-    lines.extend(line(r) for r in rows)
-    return "\n".join(lines) + "\n"

@@ -178,7 +178,8 @@ class Server:
         """
         content = json.dumps(body).encode()
         answers: dict[int, dict[str, Any]] = {}
-        for _ in range(100 * self.workers):
+        deadline = time.monotonic() + 10.0  # a worker may still be starting
+        while True:
             with httpx.Client(base_url=self.base_url, timeout=10.0) as fresh:
                 r = fresh.post("/_config", content=content)
             r.raise_for_status()
@@ -186,7 +187,9 @@ class Server:
             answers[int(data["pid"])] = data
             if len(answers) >= self.workers:
                 return list(answers.values())
-        raise RuntimeError(f"/_config reached {len(answers)} of {self.workers} worker processes")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"/_config reached {len(answers)} of {self.workers} worker processes in 10 s")
+            time.sleep(0.01)
 
     def handoff_bodies(self) -> list[tuple[float, float]]:
         r = self.client.get("/_handoff_bodies")
