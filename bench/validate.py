@@ -210,19 +210,19 @@ def _cell(pred: float | None, meas: float | None, nd: int = 1) -> str:
     return f"{pred:.{nd}f} ({(pred - meas) / meas:+.0%})"
 
 
-def _measured(value: float | None, ci: tuple[float, float] | None) -> str:
-    """A measured latency with its 95% interval: `54.9 ±0.3`, or `109.4 -19/+61` when asymmetric."""
+def _measured(value: float | None, ratio: tuple[float, float] | None) -> str:
+    """A measured latency and the long-run range it allows (95%, simulated runs as long as the point):
+    `54.9 [53.1-56.8]`. A long-run value P reads within [lo P, hi P] in a run this long."""
     if value is None:
         return "-"
-    if ci is None:
+    if ratio is None:
         return f"{value:.1f}"
-    if abs(ci[0] - ci[1]) < 0.05:
-        return f"{value:.1f} ±{ci[0]:.1f}"
-    return f"{value:.1f} -{ci[0]:.0f}/+{ci[1]:.0f}"
+    return f"{value:.1f} [{value / ratio[1]:.1f}-{value / ratio[0]:.1f}]"
 
 
 def _compact(reports: list[ValidationReport]) -> str:
-    """One table over all scenarios, for the README: measured (with its 95% interval) against predicted."""
+    """One table over all scenarios, for the README: measured (with the long-run range it allows) against
+    predicted."""
     head = [
         "scenario",
         "point",
@@ -251,17 +251,14 @@ def _compact(reports: list[ValidationReport]) -> str:
                         r.name,
                         p.label,
                         f"{m.offered_rps:.0f}",
-                        f"{m.achieved_rps:.0f}",
-                        _measured(m.mean_ms, None if m.mean_ci_ms is None else (m.mean_ci_ms, m.mean_ci_ms)),
-                        _measured(
-                            m.p99_ms,
-                            None
-                            if m.p99_ci_ms is None
-                            else (m.p99_ms - m.p99_ci_ms[0], m.p99_ci_ms[1] - m.p99_ms),
-                        ),
+                        f"{m.achieved_rps:.0f}"
+                        + (f" ({m.shed / m.window_s:.0f} shed" if m.shed else "")
+                        + (f", net {m.capacity_rps:.0f})" if m.capacity_rps else (")" if m.shed else "")),
+                        _measured(m.mean_ms, p.window.mean_ratio if p.window else None),
+                        _measured(m.p99_ms, p.window.p99_ratio if p.window else None),
                         _cell(mo.mean_ms if mo else None, m.mean_ms),
                         _cell(mo.p99_ms if mo else None, m.p99_ms),
-                        _cell(mo.max_rps if mo else None, m.achieved_rps if over else None, 0),
+                        _cell(mo.max_rps if mo else None, (m.capacity_rps or m.achieved_rps) if over else None, 0),
                         _cell(si.mean_ms if si else None, m.mean_ms),
                         _cell(si.p99_ms if si else None, m.p99_ms),
                         f"{m.other_cpu:.2f}",

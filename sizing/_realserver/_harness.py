@@ -299,6 +299,7 @@ def validate(
                     workers=scenario.deployment.workers_per_host,
                     idle_cpu=idle_rate(cal, POINT_SAMPLE_S),
                 )
+                measured = measured.net_of_shedding(cal.trivial_server_cpu_ms, scenario.deployment.workers_per_host)
                 emulated = _as_emulated(scenario, cal, point.rps, runtime)
                 model = predict("model", emulated, cal.overhead_ms, seed)
                 sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=admitted)

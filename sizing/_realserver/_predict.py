@@ -154,7 +154,10 @@ def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
         model = predict("model", emulated, cal.overhead_ms, seed)
         sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=p.admitted)
         window = window_spread(emulated, p.measured, warmup_s(scenario, report.seconds), sim, cal.overhead_ms, seed)
-        points.append(p.model_copy(update={"model": model, "simulator": sim, "window": window}))
+        measured = p.measured.net_of_shedding(cal.trivial_server_cpu_ms, scenario.deployment.workers_per_host)
+        points.append(
+            p.model_copy(update={"measured": measured, "model": model, "simulator": sim, "window": window})
+        )
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return report.model_copy(update={"points": points, "predicted": stamp}).rejudged()
 
