@@ -20,11 +20,12 @@ import math
 from dataclasses import dataclass, field
 
 from sizing._ggc import ggc, wait_tail_shape
+from sizing._gil import bare_token_wait, cpu_segments, gc_stall, gil_moments, gil_waits
 from sizing._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
 from sizing._results import Stage, StageName
-from sizing._scenario import Deployment, Endpoint, Scenario
+from sizing._scenario import Deployment, Scenario
 
 __all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
 
@@ -153,7 +154,7 @@ class WorkerSolution:
         phases = self._phases[index]
         token_waits = _token_wait_pieces(self._token_job, phases, self._post_scale)
         shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits)
-        stalls = [self._gc_stall] * _gil_moments(phases) if self._gc_stall is not None else []
+        stalls = [self._gc_stall] * gil_moments(phases) if self._gc_stall is not None else []
         return LatencyDistribution(shift, [*waits, *stalls], services, grid)
 
 
@@ -177,12 +178,16 @@ def solve_worker(
                     thread_cpu.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
     # A `def` request's first pass follows its loop turn onto the core only when a token is free: weight the
     # joined and the split segments by the chance of a token wait, from the limiter at its bare holds.
-    p_token = _bare_token_wait(classes, dep.thread_tokens, ca2)
+    p_token = bare_token_wait(
+        [(lam, math.fsum(p.hold_ms for p in phases if p.holds == "token")) for _, lam, phases in classes],
+        dep.thread_tokens,
+        ca2,
+    )
     for _, lam, phases in classes:
         for share, split in ((1.0 - p_token, False), (p_token, True)):
-            for burst in _cpu_segments(phases, split_at_first_pass=split):
+            for burst in cpu_segments(phases, split_at_first_pass=split):
                 segments.add(lam * share, burst, 0.0)
-    cpu_stage, loop_cpu_wait = _gil(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu)
+    cpu_stage, loop_cpu_wait = _core(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu)
     stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
     db_stage = _queue("db_pool", db, db_servers, ca2)
@@ -236,107 +241,30 @@ def solve_worker(
 
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
     phases_by_class = [phases for _, _, phases in classes]
-    gc_stall = _gc_stall(scenario, rate, stages["cpu"], stages["event_loop"])
+    cpu_st, loop_st = stages["cpu"], stages["event_loop"]
+    busiest = max(cpu_st.utilization, loop_st.utilization) if cpu_st.stable and loop_st.stable else math.inf
+    gc = gc_stall(scenario.runtime, rate, busiest)
     return WorkerSolution(
-        rate, {n: stages[n] for n in order}, phases_by_class, loop_cpu_wait, token_job, post_scale, gc_stall
+        rate, {n: stages[n] for n in order}, phases_by_class, loop_cpu_wait, token_job, post_scale, gc
     )
 
 
-def _cpu_segments(phases: tuple[Phase, ...], *, split_at_first_pass: bool = False) -> list[float]:
-    """A request's CPU as the core receives it: runs of `cpu` steps with no waiting step between them.
-
-    A `def` request's loop turn dispatches its first pass the moment it ends when a token is free, and a
-    dependency pass hands over to the next pass, so their CPU reaches the core together, as one job (a
-    hand-off is too short to matter); an I/O, DB, HTTP or blocking step in between splits it, and so does a
-    wait for a token before the first pass (`split_at_first_pass`).
-    """
-    out: list[float] = []
-    run = 0.0
-    first_pass = True
-    for phase in phases:
-        if phase.holds == "token" and first_pass:
-            first_pass = False
-            if split_at_first_pass and run > 0:
-                out.append(run)
-                run = 0.0
-        for step in phase.steps:
-            if step.kind == "cpu":
-                run += step.mean_ms
-            elif step.mean_ms > 0 and run > 0:
-                out.append(run)
-                run = 0.0
-    if run > 0:
-        out.append(run)
-    return out
-
-
-def _bare_token_wait(classes: list[tuple[Endpoint, float, tuple[Phase, ...]]], tokens: int, ca2: float) -> float:
-    """P(a request waits for a token), from the limiter with each request's passes at their bare holds."""
-    jobs = _Visits()
-    for _, lam, phases in classes:
-        hold = math.fsum(p.hold_ms for p in phases if p.holds == "token")
-        if hold > 0:
-            jobs.add(lam, hold, 0.0)
-    if jobs.rate <= 0:
-        return 0.0
-    q = ggc(jobs.rate, jobs.mean_ms / 1000.0, tokens, arrival_cv2=ca2, service_cv2=jobs.cv2)
-    return min(float(q.p_wait), 1.0) if q.stable else 1.0
-
-
-def _gil(
+def _core(
     fifo: StageSolution, segments: StageSolution, cpu: _Visits, threads: _Visits
 ) -> tuple[StageSolution, Stall]:
-    """The core as CPython shares it: the event loop keeps the GIL across consecutive callbacks.
-
-    A worker thread gets the core only between the loop's batches, so the loop's CPU step waits at most for
-    the thread burst already running (probability rho_threads, a uniform share of it for the constant bursts
-    of the lifecycle: the residual E[S^2] / (2 E[S])) and never for queued threads. A thread waits like the
-    low class of a non-preemptive priority M/G/1, the FIFO wait / (1 - rho_loop), where the FIFO wait is
-    that of the request's CPU segments (`_cpu_segments`): a thread's burst arrives right behind its own
-    request's loop turn, so the core sees them as one job. Measured on a real uvicorn worker (40 tokens,
-    50 ms `def` bodies, about 1.3 ms of CPU on the loop and as much in the thread per request): at 340 rps
-    the simulator with these semantics gave 71.2 / 137.5 ms (mean / p99) against 71.7 / 138.0 measured, and
-    62.8 / 98.5 with a FIFO core. Returns the stage as the threads see it (rates and utilization per visit)
-    and the loop's wait.
-    """
+    """The CPU stage as the threads see it (rates and utilization per visit; see sizing._gil) and the loop's
+    wait for the core."""
     rho_threads = threads.first / 1000.0
-    rho_loop = (cpu.first - threads.first) / 1000.0
     width = threads.second / threads.first if threads.first > 0 else 0.0
-    loop_wait = Stall(min(rho_threads, 1.0), width)
     if not (fifo.stable and segments.stable) or segments.p_wait <= 0 or threads.rate <= 0:
-        return fifo, loop_wait
-    wait = segments.wait.scaled(1.0 / (1.0 - rho_loop))
+        return fifo, Stall(min(rho_threads, 1.0), width)
+    wait, loop_wait = gil_waits(segments.wait, (cpu.first - threads.first) / 1000.0, rho_threads, width)
     method = fifo.method + "; threads wait behind the event loop, which keeps the GIL across its callbacks"
     return (
         StageSolution(fifo.name, fifo.servers, fifo.arrival_rps, fifo.hold_ms, fifo.hold_cv2, fifo.utilization,
                       True, fifo.p_wait, wait, wait.quantile_ms(0.99), method),
         loop_wait,
     )
-
-
-def _gc_stall(scenario: Scenario, rate: float, cpu: StageSolution, loop: StageSolution) -> Stall | None:
-    """What full garbage collections do to each moment of a request that needs the GIL (None: not modelled).
-
-    Pauses of length P come at f = rate x pauses per request. A pause stalls the loop and every thread, and
-    the work that piles up behind it drains at the spare capacity 1 - rho of the busier of the core and the
-    loop: the backlog falls linearly from P to 0 over P / (1 - rho). A moment lands in that window with
-    probability f P / (1 - rho) and then waits a uniform share of P. The GC time itself (f P, 1-2% of the
-    time below saturation on the reference VM) is not added to any stage's utilization.
-    """
-    rt = scenario.runtime
-    if rt.gc_pause_ms <= 0 or rt.gc_pauses_per_1k_requests <= 0 or rate <= 0:
-        return None
-    rho = max(cpu.utilization, loop.utilization)
-    if not (cpu.stable and loop.stable and rho < 1.0):
-        return None
-    per_ms = rate / 1000.0 * rt.gc_pauses_per_1k_requests / 1000.0
-    return Stall(min(1.0, per_ms * rt.gc_pause_ms / (1.0 - rho)), rt.gc_pause_ms)
-
-
-def _gil_moments(phases: tuple[Phase, ...]) -> int:
-    """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop
-    (its own turn unless the request ends on one)."""
-    return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1)
 
 
 def _wait_var(w: Wait | Stall) -> float:

@@ -2,7 +2,7 @@
 
 A full collection stops the loop and every thread for P ms; pauses come at f per ms. The model adds, for each
 moment of a request that needs the GIL, a delay that is 0 with probability 1 - f P / (1 - rho) and uniform on
-[0, P] otherwise (sizing/_stages.py `_gc_stall`). Checked here against a FIFO single server whose arrival
+[0, P] otherwise (sizing/_gil.py `gc_stall`). Checked here against a FIFO single server whose arrival
 stream also carries the pauses as work of length P (Lindley's recursion: the virtual wait of a
 work-conserving server does not depend on the order of service), with the queue's own wait from the model.
 """
