@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sizing._gil import livelock_rps
+from sizing._lifecycle import request_phases
 from sizing._results import Evaluation, Finding, Severity, Stage
 from sizing._scenario import Deployment, Scenario
 from sizing._stages import useful_token_cap
@@ -43,6 +45,24 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
                     f"{_STAGE_WORDS[s.name]} is past saturation at {ev.rps:.4g} rps (utilization {s.utilization:.2f}): "
                     f"its queue grows without bound. The service saturates at {ev.max_rps:.4g} rps "
                     f"(bottleneck: {_STAGE_WORDS[ev.bottleneck]}); {_fix_for(s.name)}",
+                )
+            )
+
+    if not stages["cpu"].stable:
+        per_worker = [(ev.rps_per_worker * e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
+        done = livelock_rps(per_worker)
+        if done is not None:
+            out.append(
+                _f(
+                    "receive_livelock",
+                    "critical",
+                    f"past saturation a worker that admits every request does less, not the same: its event loop "
+                    f"parses each arrival before any thread runs, so at {ev.rps:.4g} rps offered the threads keep "
+                    f"only what the loop leaves of the core and the service completes about "
+                    f"{done * dep.workers:.4g} rps, against {ev.max_rps:.4g} at saturation (receive livelock; "
+                    "the backlog and its latency grow until clients time out). Refuse the excess at the door: "
+                    "uvicorn --limit-concurrency or a per-worker limit at the load balancer, sized a few times "
+                    "what a worker holds at saturation",
                 )
             )
 

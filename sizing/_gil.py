@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import math
 
+from sizing._erlang import erlang_b, erlang_c
 from sizing._ggc import ggc
 from sizing._latency import Stall, Wait
 from sizing._lifecycle import Phase
 from sizing._scenario import Runtime
 
-__all__ = ["bare_token_wait", "cpu_segments", "gc_stall", "gil_moments", "gil_waits"]
+__all__ = [
+    "bare_token_wait",
+    "busy_others_share",
+    "cpu_segments",
+    "gc_stall",
+    "gil_moments",
+    "gil_waits",
+    "livelock_rps",
+]
 
 
 def cpu_segments(phases: tuple[Phase, ...], *, split_at_first_pass: bool = False) -> list[float]:
@@ -58,8 +67,40 @@ def bare_token_wait(jobs: list[tuple[float, float]], tokens: int, ca2: float) ->
     return min(float(q.p_wait), 1.0) if q.stable else 1.0
 
 
+def busy_others_share(tokens: int, token_load: float) -> float:
+    """The other threads a token holder finds busy, as a share of the open-queue figure.
+
+    With B the busy tokens of an M/M/c limiter (c = `tokens`, offered load a = `token_load`, the requests'
+    token time at the bare holds), a token holder finds E[B^2] / E[B] - 1 others busy (the busy-count-biased
+    view). Without a limit B is Poisson(a) and that is a, what an open queue assumes; with one token it is
+    0, and with the limiter saturated c - 1. The share is their ratio: 1 for many tokens at light load,
+    (c - 1) / c when every token is always busy.
+    """
+    if token_load <= 0.0:
+        return 1.0
+    if token_load >= tokens:
+        return (tokens - 1) / tokens
+    a, c = token_load, tokens
+    all_busy = float(erlang_c(c, a))
+    if c == 1:
+        return 0.0
+    top = float(erlang_b(c - 1, a))  # P(K = c - 1) for K the busy count given fewer than c are busy
+    below = top * (c - 1) / a  # P(K = c - 2)
+    k1 = a * (1.0 - top)
+    k2 = a * a * max(1.0 - top - below, 0.0) + k1  # E[K^2] = E[K(K - 1)] + E[K]
+    busy = (1.0 - all_busy) * k1 + all_busy * c
+    busy2 = (1.0 - all_busy) * k2 + all_busy * c * c
+    if busy <= 0.0:
+        return 1.0
+    return min(max((busy2 / busy - 1.0) / a, 0.0), 1.0)
+
+
 def gil_waits(
-    segment_wait: Wait, rho_loop: float, rho_threads: float, thread_burst_sq_over_mean_ms: float
+    segment_wait: Wait,
+    rho_loop: float,
+    rho_threads: float,
+    thread_burst_sq_over_mean_ms: float,
+    others_share: float = 1.0,
 ) -> tuple[Wait, Stall]:
     """(a thread's wait for the core, the loop's wait for it) as CPython shares the GIL.
 
@@ -73,9 +114,21 @@ def gil_waits(
     (40 tokens, 50 ms `def` bodies, about 1.3 ms of CPU on the loop and as much in the thread per request):
     at 340 rps the simulator with these semantics gave 71.2 / 137.5 ms (mean / p99) against 71.7 / 138.0
     measured, and 62.8 / 98.5 with a FIFO core.
+
+    A thread holding one of c tokens competes with the loop and at most c - 1 other threads, not with every
+    thread burst of an open queue: with one token it never waits behind another thread. It sees the share
+    `others_share` of the threads' CPU load (see `busy_others_share`, from the token load `token_load`), so
+    the core is busy on arrival with probability rho_seen = rho_loop + share x rho_threads instead of rho,
+    and the wait once busy shrinks by (1 - rho) / (1 - rho_seen).
     """
     loop_wait = Stall(min(rho_threads, 1.0), thread_burst_sq_over_mean_ms)
-    return segment_wait.scaled(1.0 / (1.0 - rho_loop)), loop_wait
+    wait = segment_wait
+    rho = rho_loop + rho_threads
+    if others_share < 1.0 and wait.p_wait > 0 and 0.0 < rho < 1.0:
+        seen = rho_loop + rho_threads * others_share
+        stretch = (1.0 - rho) / (1.0 - seen)
+        wait = Wait(wait.p_wait * seen / rho, wait.rate_per_ms / stretch, wait.shift_ms * stretch)
+    return wait.scaled(1.0 / (1.0 - rho_loop)), loop_wait
 
 
 def gc_stall(runtime: Runtime, rate: float, rho: float) -> Stall | None:
@@ -98,3 +151,30 @@ def gil_moments(phases: tuple[Phase, ...]) -> int:
     """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop
     (its own turn unless the request ends on one)."""
     return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1)
+
+
+def livelock_rps(classes: list[tuple[float, tuple[Phase, ...]]]) -> float | None:
+    """Completions per second of a worker whose core is past saturation and which admits every arrival.
+
+    `classes` is (arrival rate per s, phases) per request class. The loop goes first on the core, so it
+    parses every arrival whatever the backlog: the threads get only what the loop leaves, 1 - U_loop, and
+    the classes with thread CPU finish at (1 - U_loop) / (their mean thread CPU per request); the others at
+    their arrival rate. None when the core is not past saturation, or the loop alone saturates it (then the
+    loop is the bottleneck, and it completes what it admits).
+    """
+    loop_ms = thread_ms = 0.0
+    threaded_rate = plain_rate = 0.0
+    for lam, phases in classes:
+        on_loop = math.fsum(s.mean_ms for p in phases if p.holds == "loop" for s in p.steps if s.kind == "cpu")
+        off_loop = math.fsum(s.mean_ms for p in phases if p.holds != "loop" for s in p.steps if s.kind == "cpu")
+        loop_ms += lam * on_loop
+        thread_ms += lam * off_loop
+        if off_loop > 0:
+            threaded_rate += lam
+        else:
+            plain_rate += lam
+    u_loop, u_threads = loop_ms / 1000.0, thread_ms / 1000.0
+    if u_loop + u_threads <= 1.0 or u_loop >= 1.0 or threaded_rate <= 0:
+        return None
+    per_request_ms = thread_ms / threaded_rate
+    return plain_rate + (1.0 - u_loop) / per_request_ms * 1000.0

@@ -21,7 +21,10 @@ phases, so the three agree on what is modelled:
   second loop turn with no CPU of its own (its cost is in the first turn's share) that waits behind
   whatever the loop is doing, like any turn. A `def` handler's response goes out in the turn where its
   last pass hands back the token (the hand-off).
-* `cpu_ms` is split evenly over the request's loop turn and its token passes.
+* `cpu_ms` is split evenly over the request's loop turn and its token passes, unless `loop_cpu_ms` says
+  how much of it runs on the loop: then the rest is split evenly over the passes. FastAPI's own work
+  (parsing, routing, serialising the response) runs on the loop, so for a light `def` body with a
+  `response_model` the even split puts too much CPU inside the token passes.
 * A step's duration has mean `mean_ms` and squared coefficient of variation `cv2`: constant when cv2 = 0,
   otherwise lognormal with that mean and cv2 (the usual shape of I/O latency; cv2 = 1 is a lognormal too,
   not an exponential). `cpu` and `block` steps are constant.
@@ -67,10 +70,14 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
     runtime = runtime or Runtime()
     handoff = runtime.token_handoff_ms
     passes = endpoint.token_passes
-    cpu_each = endpoint.cpu_ms / (1 + passes)
+    if endpoint.loop_cpu_ms is None:
+        loop_cpu = pass_cpu = endpoint.cpu_ms / (1 + passes)
+    else:
+        loop_cpu = endpoint.loop_cpu_ms
+        pass_cpu = (endpoint.cpu_ms - loop_cpu) / passes if passes else 0.0
 
-    def cpu() -> tuple[Step, ...]:
-        return (Step("cpu", cpu_each, 0.0),) if cpu_each > 0 else ()
+    def cpu(ms: float) -> tuple[Step, ...]:
+        return (Step("cpu", ms, 0.0),) if ms > 0 else ()
 
     io: list[Step] = []
     if endpoint.db_hold_ms > 0:
@@ -83,17 +90,17 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
 
     phases: list[Phase] = []
     if endpoint.handler == "sync":
-        phases.append(Phase("loop", cpu()))
-        phases.extend(Phase("token", cpu(), handoff) for _ in range(endpoint.sync_dependencies))
-        phases.append(Phase("token", cpu() + tuple(io), handoff))
+        phases.append(Phase("loop", cpu(loop_cpu)))
+        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
+        phases.append(Phase("token", cpu(pass_cpu) + tuple(io), handoff))
         if endpoint.response_model:
-            phases.append(Phase("token", cpu(), handoff))
+            phases.append(Phase("token", cpu(pass_cpu), handoff))
     else:
-        phases.extend(Phase("token", cpu(), handoff) for _ in range(endpoint.sync_dependencies))
+        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
         block = (
             (Step("block", endpoint.blocking_in_async_ms, 0.0),) if endpoint.blocking_in_async_ms > 0 else ()
         )
-        phases.append(Phase("loop", cpu() + block))
+        phases.append(Phase("loop", cpu(loop_cpu) + block))
         if io:
             phases.append(Phase(None, tuple(io)))
             phases.append(Phase("loop", ()))

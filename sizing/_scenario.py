@@ -91,6 +91,17 @@ class Endpoint(_Model):
         allow_inf_nan=False,
         description="Python CPU per request, framework included (every request costs some: > 0)",
     )
+    loop_cpu_ms: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=60_000.0,
+        allow_inf_nan=False,
+        description=(
+            "Optional: the part of cpu_ms spent on the event loop (parsing, routing, serialising; an async "
+            "handler's body); the rest is split evenly over the token passes. Unset: cpu_ms is split evenly "
+            "over the loop turn and the token passes"
+        ),
+    )
     db_hold_ms: NonNegMs = Field(default=0.0, le=600_000.0, description="Time a pooled DB connection is held")
     db_hold_cv2: Cv2 = 1.0
     db_hold_p99_ms: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
@@ -122,6 +133,18 @@ class Endpoint(_Model):
                 f"blocking_in_async_ms applies to async handlers only, got {self.blocking_in_async_ms} for the "
                 f"sync endpoint {self.name!r}: put blocking time of a `def` handler in other_io_ms"
             )
+        if self.loop_cpu_ms is not None:
+            if self.token_passes == 0 and self.loop_cpu_ms != self.cpu_ms:
+                raise ValueError(
+                    f"loop_cpu_ms is {self.loop_cpu_ms} but cpu_ms is {self.cpu_ms}: the async endpoint "
+                    f"{self.name!r} has no thread-token pass, so all its CPU runs on the loop; leave "
+                    "loop_cpu_ms unset or equal to cpu_ms"
+                )
+            if self.token_passes > 0 and not self.loop_cpu_ms < self.cpu_ms:
+                raise ValueError(
+                    f"loop_cpu_ms must be less than cpu_ms = {self.cpu_ms} for {self.name!r} (its "
+                    f"{self.token_passes} token pass(es) run the rest of the CPU), got {self.loop_cpu_ms}"
+                )
         for base in ("db_hold", "upstream_latency", "other_io"):
             mean = getattr(self, f"{base}_ms")
             p99 = getattr(self, f"{base}_p99_ms")

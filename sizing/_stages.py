@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from sizing._ggc import ggc, wait_tail_shape
-from sizing._gil import bare_token_wait, cpu_segments, gc_stall, gil_moments, gil_waits
+from sizing._gil import bare_token_wait, busy_others_share, cpu_segments, gc_stall, gil_moments, gil_waits
 from sizing._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
@@ -187,7 +187,11 @@ def solve_worker(
         for share, split in ((1.0 - p_token, False), (p_token, True)):
             for burst in cpu_segments(phases, split_at_first_pass=split):
                 segments.add(lam * share, burst, 0.0)
-    cpu_stage, loop_cpu_wait = _core(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu)
+    token_load = math.fsum(
+        lam * math.fsum(p.hold_ms for p in phases if p.holds == "token") for _, lam, phases in classes
+    ) / 1000.0
+    others = busy_others_share(dep.thread_tokens, token_load)
+    cpu_stage, loop_cpu_wait = _core(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu, others)
     stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
     db_stage = _queue("db_pool", db, db_servers, ca2)
@@ -250,7 +254,7 @@ def solve_worker(
 
 
 def _core(
-    fifo: StageSolution, segments: StageSolution, cpu: _Visits, threads: _Visits
+    fifo: StageSolution, segments: StageSolution, cpu: _Visits, threads: _Visits, others_share: float
 ) -> tuple[StageSolution, Stall]:
     """The CPU stage as the threads see it (rates and utilization per visit; see sizing._gil) and the loop's
     wait for the core."""
@@ -258,7 +262,7 @@ def _core(
     width = threads.second / threads.first if threads.first > 0 else 0.0
     if not (fifo.stable and segments.stable) or segments.p_wait <= 0 or threads.rate <= 0:
         return fifo, Stall(min(rho_threads, 1.0), width)
-    wait, loop_wait = gil_waits(segments.wait, (cpu.first - threads.first) / 1000.0, rho_threads, width)
+    wait, loop_wait = gil_waits(segments.wait, (cpu.first - threads.first) / 1000.0, rho_threads, width, others_share)
     method = fifo.method + "; threads wait behind the event loop, which keeps the GIL across its callbacks"
     return (
         StageSolution(fifo.name, fifo.servers, fifo.arrival_rps, fifo.hold_ms, fifo.hold_cv2, fifo.utilization,

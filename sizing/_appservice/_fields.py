@@ -346,6 +346,15 @@ ENDPOINT_COLUMNS: tuple[Column, ...] = (
         high=60_000.0,
     ),
     _c(
+        "loop_cpu_ms",
+        "loop CPU ms",
+        "float",
+        "Optional: the part of CPU ms on the event loop (parsing, routing, serialising); "
+        "the rest goes to the thread passes. Blank: split evenly",
+        low=0.0,
+        high=60_000.0,
+    ),
+    _c(
         "db_hold_ms",
         "DB hold ms",
         "float",
