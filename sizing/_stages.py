@@ -178,19 +178,13 @@ def solve_worker(
                     thread_cpu.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
     # A `def` request's first pass follows its loop turn onto the core only when a token is free: weight the
     # joined and the split segments by the chance of a token wait, from the limiter at its bare holds.
-    p_token = bare_token_wait(
-        [(lam, math.fsum(p.hold_ms for p in phases if p.holds == "token")) for _, lam, phases in classes],
-        dep.thread_tokens,
-        ca2,
-    )
+    bare_tokens = [(lam, math.fsum(p.hold_ms for p in phases if p.holds == "token")) for _, lam, phases in classes]
+    p_token = bare_token_wait(bare_tokens, dep.thread_tokens, ca2)
     for _, lam, phases in classes:
         for share, split in ((1.0 - p_token, False), (p_token, True)):
             for burst in cpu_segments(phases, split_at_first_pass=split):
                 segments.add(lam * share, burst, 0.0)
-    token_load = math.fsum(
-        lam * math.fsum(p.hold_ms for p in phases if p.holds == "token") for _, lam, phases in classes
-    ) / 1000.0
-    others = busy_others_share(dep.thread_tokens, token_load)
+    others = busy_others_share(dep.thread_tokens, math.fsum(lam * ms for lam, ms in bare_tokens) / 1000.0)
     cpu_stage, loop_cpu_wait = _core(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu, others)
     stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
