@@ -8,7 +8,7 @@ Stages, in the order they are solved (each later one depends on the earlier ones
 4. `thread_tokens`: c = total_tokens, visited once per token pass; a pass holds its token through its CPU
    wait, its DB and HTTP pool waits (nested holding) and its I/O, plus the hand-off. The queue is solved per
    request (all its token time as one job) and a request waits before its first pass and after its longest
-   pass only (see `_pays_full_wait`); the stage is reported per pass.
+   pass only (see `pays_full_wait`); the stage is reported per pass.
 Each stage is a G/G/c queue (`sizing.ggc`: exact Erlang C when both cv2 are 1) whose hold time is the mixture
 of what its visits hold; the arrival variability is the traffic's arrival_cv2 at every stage (an
 approximation: passes and splits change it inside the process).
@@ -19,115 +19,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sizing._ggc import ggc, wait_tail_shape
 from sizing._gil import bare_token_wait, busy_others_share, cpu_segments, gc_stall, gil_moments, gil_waits
 from sizing._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing._lifecycle import Phase, request_phases
 from sizing._little import poisson_pool_size
-from sizing._results import Stage, StageName
+from sizing._results import StageName
 from sizing._scenario import Deployment, Scenario
+from sizing._stage_queue import IDLE, StageSolution, Visits, solve_queue
+from sizing._token_waits import (
+    pays_full_wait,
+    per_visit,
+    post_wait_scale,
+    scaled_wait,
+    token_wait_pieces,
+)
 
 __all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
-
-_IDLE = Wait(0.0, 1.0)
-
-
-@dataclass(frozen=True, slots=True)
-class StageSolution:
-    name: StageName
-    servers: int
-    arrival_rps: float
-    hold_ms: float
-    hold_cv2: float
-    utilization: float
-    stable: bool
-    p_wait: float
-    wait: Wait
-    wait_p99_ms: float
-    method: str
-
-    def to_result(self) -> Stage:
-        finite = self.stable
-        return Stage(
-            name=self.name,
-            servers=self.servers,
-            arrival_rps=self.arrival_rps,
-            hold_ms=self.hold_ms,
-            hold_cv2=self.hold_cv2,
-            utilization=self.utilization,
-            stable=self.stable,
-            p_wait=self.p_wait,
-            wait_mean_ms=self.wait.mean_ms if finite else None,
-            wait_p99_ms=self.wait_p99_ms if finite else None,
-            method=self.method,
-        )
-
-
-@dataclass(slots=True)
-class _Visits:
-    """Visits to a stage: rate-weighted hold-time moments (per second, ms, ms^2)."""
-
-    rate: float = 0.0
-    first: float = 0.0
-    second: float = 0.0
-    count: int = 0
-
-    def add(self, rate: float, mean_ms: float, var_ms2: float) -> None:
-        self.rate += rate
-        self.first += rate * mean_ms
-        self.second += rate * (var_ms2 + mean_ms * mean_ms)
-        self.count += 1
-
-    @property
-    def mean_ms(self) -> float:
-        return self.first / self.rate if self.rate > 0 else 0.0
-
-    @property
-    def cv2(self) -> float:
-        if self.rate <= 0 or self.first <= 0:
-            return 0.0
-        m = self.first / self.rate
-        return max(self.second / self.rate / (m * m) - 1.0, 0.0)
-
-
-def _queue(name: StageName, visits: _Visits, servers: int, arrival_cv2: float) -> StageSolution:
-    hold = visits.mean_ms
-    if visits.rate <= 0 or hold <= 0:
-        return StageSolution(name, servers, visits.rate, hold, visits.cv2, 0.0, True, 0.0, _IDLE, 0.0, "idle")
-    if servers <= 0 or not math.isfinite(hold):
-        # No servers, or a hold that includes an unbounded wait for an inner stage past saturation.
-        return StageSolution(
-            name,
-            servers,
-            visits.rate,
-            hold,
-            visits.cv2 if math.isfinite(hold) else 0.0,
-            math.inf,
-            False,
-            1.0,
-            _IDLE,
-            math.inf,
-            "no servers" if servers <= 0 else "an inner stage is past saturation",
-        )
-    q = ggc(visits.rate, hold / 1000.0, servers, arrival_cv2=arrival_cv2, service_cv2=visits.cv2)
-    util = float(q.utilization)
-    if not q.stable:
-        return StageSolution(
-            name, servers, visits.rate, hold, visits.cv2, util, False, 1.0, _IDLE, math.inf, q.method
-        )
-    p = float(q.p_wait)
-    wait = _IDLE
-    if p > 0:
-        # ggc's exponential tail, sharpened for holds less variable than exponential (wait_tail_shape).
-        shift_s, rate = wait_tail_shape(
-            visits.rate, hold / 1000.0, servers, arrival_cv2, visits.cv2, p, float(q.mean_wait)
-        )
-        wait = Wait(p, rate / 1000.0, shift_s * 1000.0)
-    p99 = wait.quantile_ms(0.99)
-    method = q.method
-    if wait.shift_ms > 0:
-        method += "; for hold cv2 < 1 the conditional wait is a shift plus an exponential at the Lundberg decay rate"
-    return StageSolution(name, servers, visits.rate, hold, visits.cv2, util, True, p, wait, p99, method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +59,7 @@ class WorkerSolution:
 
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
         phases = self._phases[index]
-        token_waits = _token_wait_pieces(self._token_job, phases, self._post_scale)
+        token_waits = token_wait_pieces(self._token_job, phases, self._post_scale)
         shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits)
         stalls = [self._gc_stall] * gil_moments(phases) if self._gc_stall is not None else []
         return LatencyDistribution(shift, [*waits, *stalls], services, grid)
@@ -167,7 +74,7 @@ def solve_worker(
     ca2 = scenario.traffic.arrival_cv2
     classes = [(e, rate * e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
 
-    cpu, thread_cpu, segments, db, http = _Visits(), _Visits(), _Visits(), _Visits(), _Visits()
+    cpu, thread_cpu, segments, db, http = Visits(), Visits(), Visits(), Visits(), Visits()
     for _, lam, phases in classes:
         for phase in phases:
             for step in phase.steps:
@@ -185,10 +92,12 @@ def solve_worker(
             for burst in cpu_segments(phases, split_at_first_pass=split):
                 segments.add(lam * share, burst, 0.0)
     others = busy_others_share(dep.thread_tokens, math.fsum(lam * ms for lam, ms in bare_tokens) / 1000.0)
-    cpu_stage, loop_cpu_wait = _core(_queue("cpu", cpu, 1, ca2), _queue("cpu", segments, 1, ca2), cpu, thread_cpu, others)
+    cpu_stage, loop_cpu_wait = _core(
+        solve_queue("cpu", cpu, 1, ca2), solve_queue("cpu", segments, 1, ca2), cpu, thread_cpu, others
+    )
     stages: dict[StageName, StageSolution] = {"cpu": cpu_stage}
     db_servers = dep.db_pool_size + dep.db_max_overflow
-    db_stage = _queue("db_pool", db, db_servers, ca2)
+    db_stage = solve_queue("db_pool", db, db_servers, ca2)
     async_db = any(e.handler == "async" and e.uses_db for e, _, _ in classes)
     if db_stage.stable and db_stage.p_wait > 0 and not async_db and dep.thread_tokens <= db_servers:
         # Only token holders take connections and there are no more tokens than connections: nobody waits.
@@ -201,12 +110,12 @@ def solve_worker(
             db_stage.utilization,
             True,
             0.0,
-            _IDLE,
+            IDLE,
             0.0,
             "no wait: thread_tokens <= pool, the limiter caps DB concurrency",
         )
     stages["db_pool"] = db_stage
-    stages["http_pool"] = _queue("http_pool", http, dep.http_max_connections, ca2)
+    stages["http_pool"] = solve_queue("http_pool", http, dep.http_max_connections, ca2)
 
     waits: dict[str, Wait | Stall] = {
         "cpu": cpu_stage.wait,
@@ -216,9 +125,9 @@ def solve_worker(
     loop_waits = {**waits, "cpu": loop_cpu_wait}
     unstable = {k for k, st in (("cpu", cpu_stage), ("db", stages["db_pool"]), ("http", stages["http_pool"]))
                 if not st.stable}
-    loop, passes, jobs = _Visits(), _Visits(), _Visits()
+    loop, passes, jobs = Visits(), Visits(), Visits()
     full_waits = 0.0
-    post_scale = _post_wait_scale([(lam, phases) for _, lam, phases in classes])
+    post_scale = post_wait_scale([(lam, phases) for _, lam, phases in classes])
     for _, lam, phases in classes:
         job_mean = job_var = 0.0
         for phase in phases:
@@ -231,11 +140,11 @@ def solve_worker(
                 job_var += var
         if job_mean > 0:
             jobs.add(lam, job_mean, job_var)
-            flags = _pays_full_wait(phases)
+            flags = pays_full_wait(phases)
             full_waits += lam * sum(1.0 if f else (post_scale if f is None else 0.0) for f in flags)
-    stages["event_loop"] = _queue("event_loop", loop, 1, ca2)
-    token_job = _queue("thread_tokens", jobs, dep.thread_tokens, ca2)
-    stages["thread_tokens"] = _per_visit(token_job, passes, full_waits)
+    stages["event_loop"] = solve_queue("event_loop", loop, 1, ca2)
+    token_job = solve_queue("thread_tokens", jobs, dep.thread_tokens, ca2)
+    stages["thread_tokens"] = per_visit(token_job, passes, full_waits)
 
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
     phases_by_class = [phases for _, _, phases in classes]
@@ -248,7 +157,7 @@ def solve_worker(
 
 
 def _core(
-    fifo: StageSolution, segments: StageSolution, cpu: _Visits, threads: _Visits, others_share: float
+    fifo: StageSolution, segments: StageSolution, cpu: Visits, threads: Visits, others_share: float
 ) -> tuple[StageSolution, Stall]:
     """The CPU stage as the threads see it (rates and utilization per visit; see sizing._gil) and the loop's
     wait for the core."""
@@ -285,98 +194,6 @@ def _phase_moments(phase: Phase, waits: dict[str, Wait | Stall], unstable: set[s
     return mean, var
 
 
-def _token_passes(phases: tuple[Phase, ...]) -> tuple[list[Phase], int]:
-    """The request's token passes and the index of the longest (its `def` body); (-1) when it has none."""
-    tokens = [p for p in phases if p.holds == "token"]
-    if not tokens:
-        return tokens, -1
-    return tokens, max(range(len(tokens)), key=lambda i: tokens[i].hold_ms)
-
-
-def _pays_full_wait(phases: tuple[Phase, ...]) -> list[bool | None]:
-    """For each token pass: does the request wait behind the queue here? True, False, or None (partly).
-
-    With FIFO tokens a request waits in full for its first pass. A short pass then hands its token straight
-    back and the request rejoins behind only the requests swept through with it, so it keeps its place: the
-    passes up to the longest one (the `def` body) cost one wait together. A pass after the longest one
-    (response validation) finds the queue refilled and waits again (None: how much depends on the mix, see
-    `_post_wait_scale`). Checked against the simulator: `def` dependencies add under 2% to the mean at
-    utilization 0.9, a response model about a whole wait.
-    """
-    tokens, longest = _token_passes(phases)
-    return [True if i == 0 else (None if i > longest else False) for i in range(len(tokens))]
-
-
-def _post_wait_scale(classes: list[tuple[float, tuple[Phase, ...]]]) -> float:
-    """How much of a full wait a pass after the longest one waits.
-
-    Requests still waiting for a short pass before their body get swept behind it, so it waits only for the
-    requests already past their short passes: between sweeps that is half the queue on average when every
-    request has short passes first, the whole queue when none has.
-    """
-    users = early = 0.0
-    for lam, phases in classes:
-        tokens, longest = _token_passes(phases)
-        if tokens:
-            users += lam
-            early += lam if longest > 0 else 0.0
-    return 1.0 - 0.5 * early / users if users > 0 else 1.0
-
-
-def _scaled(w: Wait, scale: float) -> Wait:
-    return w if w.p_wait <= 0 or scale == 1.0 else w.scaled(scale)
-
-
-def _token_wait_pieces(job: StageSolution, phases: tuple[Phase, ...], post_scale: float) -> list[Wait]:
-    """A request's token waits, as independent pieces for the convolution.
-
-    The wait after the longest pass is not independent of the first: the queue a request found on arrival
-    is often still there one body later. The time scale is taken as the geometric mean of the queue's
-    relaxation time (M/M/c: hold / (c (1 - sqrt(rho))^2), right near saturation) and the length of a queue
-    excursion (the mean length of a wait, right at moderate load): against the simulator this keeps the p99
-    of response-model requests within about 13% from utilization 0.5 to 0.95, where either scale alone is
-    off by up to 18-23%. With r = exp(-gap / scale) the later wait is split into a part moving with the first
-    (a scaled copy of it) and an independent rest; the mean is unchanged.
-    """
-    flags = _pays_full_wait(phases)
-    if not flags or job.wait.p_wait <= 0:
-        return []
-    later = post_scale * sum(1 for f in flags if f is None)
-    if later <= 0:
-        return [job.wait]
-    tokens, longest = _token_passes(phases)
-    gap = tokens[longest].hold_ms
-    relax = job.hold_ms / (job.servers * (1.0 - math.sqrt(job.utilization)) ** 2)
-    excursion = job.wait.shift_ms + 1.0 / job.wait.rate_per_ms
-    r = math.exp(-gap / math.sqrt(relax * excursion))
-    pieces = [_scaled(job.wait, 1.0 + later * r)]
-    if later * (1.0 - r) > 1e-12:
-        pieces.append(_scaled(job.wait, later * (1.0 - r)))
-    return pieces
-
-
-def _per_visit(job: StageSolution, passes: _Visits, full_waits: float) -> StageSolution:
-    """The token stage as seen per pass (what the simulator and the server measure), from the per-request queue.
-
-    `job` is the queue of requests, each holding a token for all its passes in turn; a pass waits like a
-    request with probability full_waits / passes (the passes that wait in full) and not at all otherwise.
-    """
-    if passes.rate <= 0 or not job.stable:
-        return StageSolution(
-            "thread_tokens", job.servers, passes.rate, passes.mean_ms, passes.cv2, job.utilization, job.stable,
-            job.p_wait, job.wait, job.wait_p99_ms, job.method,
-        )
-    share = full_waits / passes.rate
-    p = job.p_wait * share
-    wait = Wait(p, job.wait.rate_per_ms, job.wait.shift_ms) if p > 0 else _IDLE
-    p99 = wait.quantile_ms(0.99)
-    method = job.method + "; a request waits once before its passes up to the longest and again for each later one"
-    return StageSolution(
-        "thread_tokens", job.servers, passes.rate, passes.mean_ms, passes.cv2, job.utilization, True, p, wait,
-        p99, method,
-    )
-
-
 def _latency_pieces(
     phases: tuple[Phase, ...],
     stages: dict[StageName, StageSolution],
@@ -407,7 +224,7 @@ def _latency_pieces(
                 cpu_wait = stages["cpu"].wait
                 if run_at >= 0 and isinstance(cpu_wait, Wait):
                     run_n += 1
-                    waits[run_at] = _scaled(cpu_wait, float(run_n))
+                    waits[run_at] = scaled_wait(cpu_wait, float(run_n))
                 else:
                     run_at, run_n = len(waits), 1
                     waits.append(cpu_wait)
