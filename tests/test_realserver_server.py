@@ -134,7 +134,9 @@ CI_SECONDS = 8.0
 def ci_report() -> tuple[ValidationReport, float]:
     """Two load points of TINY on a real server, shared by the tests below (one run, about 45 s).
 
-    A point disturbed by other processes (more than MAX_OTHER_CPU cores) is repeated once.
+    A point disturbed by other processes (more than MAX_OTHER_CPU cores), or whose generator sent late, is
+    repeated, up to three times: on a VM with bursts of scheduling delay (an AnyIO to_thread round trip of
+    2.4 ms at p99) one repeat was not always enough.
     """
     t0 = time.monotonic()
     report = validate(
@@ -143,7 +145,7 @@ def ci_report() -> tuple[ValidationReport, float]:
         seconds=CI_SECONDS,
         stage="thread_tokens",
         ceiling=False,
-        retries=1,
+        retries=3,
         runtime="scenario",
         name="ci",
     )
