@@ -85,10 +85,10 @@ def busy_others_share(tokens: int, token_load: float) -> float:
         return 1.0
     if token_load >= tokens:
         return (tokens - 1) / tokens
+    if tokens == 1:
+        return 0.0
     a, c = token_load, tokens
     all_busy = float(erlang_c(c, a))
-    if c == 1:
-        return 0.0
     top = float(erlang_b(c - 1, a))  # P(K = c - 1) for K the busy count given fewer than c are busy
     below = top * (c - 1) / a  # P(K = c - 2)
     k1 = a * (1.0 - top)

@@ -222,7 +222,7 @@ def _latency_pieces(
                 waits.append(loop_cpu_wait)
             elif step.kind == "cpu" and phase.holds == "token":
                 cpu_wait = stages["cpu"].wait
-                if run_at >= 0 and isinstance(cpu_wait, Wait):
+                if run_at >= 0:
                     run_n += 1
                     waits[run_at] = scaled_wait(cpu_wait, float(run_n))
                 else:
