@@ -4,8 +4,9 @@
 
 Writes bench/results/<name>.json (format sizing-validate/1, see sizing/_realserver/_report.py) for each
 scenario and bench/results/summary.md (every table, the machine, and every miss). Run it at normal
-priority on a quiet machine: each point records the CPU other processes used while it ran, and a point
-disturbed beyond 0.25 cores is repeated (the quietest attempt is kept).
+priority on a quiet machine: each point records the CPU other processes used and the CPU the hypervisor
+stole while it ran; a point past 0.25 cores of the first or 0.05 of the second is repeated (the least
+disturbed attempt is kept), and one disturbed in every attempt is "not compared".
 """
 
 from __future__ import annotations
@@ -236,9 +237,10 @@ def _compact(reports: list[ValidationReport]) -> str:
         "sim mean",
         "sim p99",
         "other CPU",
+        "steal",
         "verdict (model; sim)",
     ]
-    rows = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["--:"] * 10 + ["---"]) + "|"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["--:"] * 11 + ["---"]) + "|"]
     for r in reports:
         for p in r.points:
             m, mo, si = p.measured, p.model, p.simulator
@@ -262,6 +264,7 @@ def _compact(reports: list[ValidationReport]) -> str:
                         _cell(si.mean_ms if si else None, m.mean_ms),
                         _cell(si.p99_ms if si else None, m.p99_ms),
                         f"{m.other_cpu:.2f}",
+                        f"{m.steal:.2f}",
                         verdict,
                     ]
                 )

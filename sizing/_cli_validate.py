@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
         "--retries",
         type=int,
         default=2,
-        help="repeats of a point disturbed by other processes' CPU (default: %(default)s)",
+        help="repeats of a point disturbed by other processes' CPU, hypervisor steal or a late load generator "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--runtime",

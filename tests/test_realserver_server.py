@@ -12,8 +12,7 @@ import warnings
 import pytest
 
 from sizing._realserver import ValidationReport, _harness, validate
-from sizing._realserver._measure import MAX_OTHER_CPU
-from sizing._realserver._report import band_range
+from sizing._realserver._report import band_range, disturbance
 from sizing._realserver._server import OwnedProcess, Server, group_alive, start_server
 from sizing._scenario import Scenario
 
@@ -134,9 +133,9 @@ CI_SECONDS = 8.0
 def ci_report() -> tuple[ValidationReport, float]:
     """Two load points of TINY on a real server, shared by the tests below (one run, about 45 s).
 
-    A point disturbed by other processes (more than MAX_OTHER_CPU cores), or whose generator sent late, is
-    repeated, up to three times: on a VM with bursts of scheduling delay (an AnyIO to_thread round trip of
-    2.4 ms at p99) one repeat was not always enough.
+    A point disturbed by other processes or the hypervisor (see `disturbance`), or whose generator sent
+    late, is repeated, up to three times: on a VM with bursts of scheduling delay (an AnyIO to_thread round
+    trip of 2.4 ms at p99) one repeat was not always enough.
     """
     t0 = time.monotonic()
     report = validate(
@@ -152,12 +151,25 @@ def ci_report() -> tuple[ValidationReport, float]:
     return report, time.monotonic() - t0
 
 
-def _quiet(report: ValidationReport) -> bool:
-    quiet = all(p.measured.other_cpu <= MAX_OTHER_CPU for p in report.points)
-    if not quiet:
-        # Other processes took CPU during the points: timing bands would test the neighbours, not the model.
-        warnings.warn(f"machine busy, bands not checked:\n{report.to_table()}", stacklevel=2)
-    return quiet
+def _unmeasurable(report: ValidationReport) -> str | None:
+    """Why the points' timing is not the server's even after the repeats, or None.
+
+    Other processes' CPU or hypervisor steal (the host's other tenants: on 2026-12-02 this VM had 0.15-0.7
+    cores stolen, against <= 0.005 in the stored sweeps, and the same point's mean doubled), or a generator
+    that sent late. Such points test the neighbours, not the model, so their bands are not checked; the
+    reason and the table reach the test report.
+    """
+    why = [
+        f"{p.label}: {reason}"
+        for p in report.points
+        for reason in (disturbance(p.measured), p.measured.generator_bound and p.measured.generator_reason)
+        if reason
+    ]
+    if not why:
+        return None
+    message = "; ".join(why)
+    warnings.warn(f"machine disturbed, bands not checked ({message}):\n{report.to_table()}", stacklevel=2)
+    return message
 
 
 def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> None:
@@ -168,7 +180,7 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
     # The framework CPU is calibrated at each point's rate before the points, and the burn follows it.
     assert len(cal.framework_mix_ms_at) == 2
     assert all(p.burn_plan_ms is not None for p in report.points)
-    quiet = _quiet(report)
+    quiet = _unmeasurable(report) is None
     if quiet and all(p.measured.attempts == 1 for p in report.points):
         assert elapsed < 60.0
     for p in report.points:
@@ -185,7 +197,6 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert m.p99_ci_ms is not None and m.p99_ci_ms[0] <= (m.p99_ms or 0.0) <= m.p99_ci_ms[1]
         if not quiet:
             continue
-        assert not m.generator_bound, m
         # The measured mean lies between the service time and an M/M/2 bound at the measured hold
         # (constant service times wait less than exponential ones).
         assert m.mean_ms is not None
@@ -199,11 +210,9 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
 
 
 def _check_band(report: ValidationReport, source: str, field: str) -> None:
-    if not _quiet(report):
-        pytest.skip(
-            "machine busy: other processes took more than "
-            f"{MAX_OTHER_CPU} cores during a point even after a repeat; bands not checked"
-        )
+    why = _unmeasurable(report)
+    if why:
+        pytest.skip(f"machine disturbed during every run of a point, bands not checked: {why}")
     for p in report.points:
         pred = p.model if source == "model" else p.simulator
         assert pred is not None and pred.error is None, f"{source} prediction missing"

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from sizing._realserver._loadspec import LoadResult, LoadSpec, arrival_offsets, class_choices
-from sizing._realserver._measure import latency_ci
+from sizing._realserver._measure import MAX_LAG_P99_MS, PointRun, disturbance, disturbed, latency_ci
 from sizing._realserver._plan import burn_plan, nominal_capacities, parse_points, resolve_points
 from sizing._realserver._report import (
+    MAX_OTHER_CPU,
+    MAX_STEAL,
     Calibration,
     ClassLatency,
     Measured,
@@ -22,6 +24,7 @@ from sizing._realserver._report import (
     band_range,
     verdict,
 )
+from sizing._realserver._report import disturbance as measured_disturbance
 from sizing._scenario import Endpoint, Scenario
 
 
@@ -272,6 +275,57 @@ def test_verdicts() -> None:
     assert verdict(
         _measured(generator_bound=True, generator_reason="lag"), _predicted(50, 100), False
     ).startswith("not compared")
+
+
+def test_a_point_the_host_disturbed_is_not_compared() -> None:
+    """Hypervisor steal or other processes' CPU past the limits: the point's timing is the host's, so no
+    verdict, whether the prediction would have matched or not (throughput past saturation included)."""
+    assert measured_disturbance(_measured()) is None
+    assert measured_disturbance(_measured(steal=MAX_STEAL, other_cpu=MAX_OTHER_CPU)) is None
+    stolen = _measured(steal=0.21)
+    assert measured_disturbance(stolen) == f"hypervisor steal 0.21 cores > {MAX_STEAL}"
+    for pred, over in (
+        (_predicted(50.0, 100.0), False),
+        (_predicted(90.0, 300.0), False),
+        (_predicted(None, None, 99.0), True),
+    ):
+        assert (
+            verdict(stolen, pred, over)
+            == f"not compared: machine disturbed (hypervisor steal 0.21 cores > {MAX_STEAL})"
+        )
+    both = measured_disturbance(_measured(steal=0.3, other_cpu=0.5))
+    assert both is not None and "other processes 0.50 cores" in both and "steal 0.30" in both
+
+
+def _run(lag_ms: float, *, other_cpu: float = 0.0, steal: float = 0.0) -> PointRun:
+    sched = np.linspace(0.0, 1.0, 200)
+    load = LoadResult(
+        t0=0.0,
+        sched=sched,
+        sent=sched + lag_ms / 1000.0,
+        done=sched + 0.01,
+        status=np.full(200, 200),
+        cls=np.zeros(200, dtype=int),
+        cpu_s=0.0,
+        send_wall_s=1.0,
+        rq_wait_s=0.0,
+        connections=1,
+        stopped_by="count",
+    )
+    return PointRun(load=load, samples=[], other_cpu=other_cpu, rq_wait_s=0.0, steal=steal)
+
+
+def test_a_run_is_repeated_when_any_disturbance_passes_its_limit() -> None:
+    assert not disturbed(_run(1.0, other_cpu=0.1, steal=0.01))
+    assert disturbance(_run(MAX_LAG_P99_MS / 2)) == pytest.approx(0.5)
+    assert disturbed(_run(1.0, steal=2 * MAX_STEAL)) and disturbance(
+        _run(1.0, steal=2 * MAX_STEAL)
+    ) == pytest.approx(2.0)
+    assert disturbed(_run(1.0, other_cpu=1.5 * MAX_OTHER_CPU))
+    assert disturbed(_run(2 * MAX_LAG_P99_MS))
+    # The least disturbed of several runs is the one kept: the ratios order them.
+    runs = [_run(1.0, steal=0.3), _run(8.0), _run(1.0, other_cpu=0.3)]
+    assert min(runs, key=disturbance) is runs[2]
 
 
 def _report() -> ValidationReport:

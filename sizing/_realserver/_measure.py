@@ -23,14 +23,17 @@ import httpx
 import numpy as np
 
 from sizing._realserver._loadspec import LoadResult, LoadSpec, runqueue_wait_s
-from sizing._realserver._report import ClassLatency, Measured
+from sizing._realserver._report import MAX_OTHER_CPU, MAX_STEAL, ClassLatency, Measured
 from sizing._realserver._server import OwnedProcess, Server, child_env
 
 __all__ = [
     "MAX_LAG_P99_MS",
     "MAX_OTHER_CPU",
+    "MAX_STEAL",
     "PointRun",
     "analyze",
+    "disturbance",
+    "disturbed",
     "drive",
     "latency_ci",
     "machine_cpu",
@@ -38,10 +41,8 @@ __all__ = [
 
 MAX_LAG_P99_MS = 5.0
 MAX_GENERATOR_CPU = 0.85
-# A point is "disturbed" (and repeated) when other processes used more than this many cores while it ran:
-# even niced, they take the second core from the generator and the kernel's network work. (Our own
-# threads' run-queue wait is reported too, but on 2 cores it is ~1 ms per request on a quiet machine.)
-MAX_OTHER_CPU = 0.25
+# MAX_OTHER_CPU and MAX_STEAL (in _report) say when a point is disturbed. (Our own threads' run-queue wait
+# is reported too, but on 2 cores it is ~1 ms per request on a quiet machine.)
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -252,17 +253,25 @@ def _mean(a: np.ndarray) -> float | None:
     return float(a.mean()) if len(a) else None
 
 
-def disturbed(run: PointRun) -> bool:
-    """Worth running again: other processes took the CPU, or the generator sent late (a scheduling hiccup
-    on a 2-core machine delays a whole burst of sends; a point the generator paced is not a measurement)."""
-    if run.other_cpu > MAX_OTHER_CPU:
-        return True
+def disturbance(run: PointRun) -> float:
+    """How disturbed a run was: the largest of other processes' CPU, hypervisor steal and the generator's
+    send lag p99, each over its limit (above 1: disturbed). A scheduling hiccup on a 2-core machine delays a
+    whole burst of sends, and a point the generator paced is not a measurement."""
     sent = run.load.sent
     ok = ~np.isnan(sent)
     if not ok.any():
-        return True
+        return math.inf
     lag_ms = (sent[ok] - run.load.sched[ok]) * 1000.0
-    return bool(np.percentile(lag_ms, 99) > MAX_LAG_P99_MS)
+    return max(
+        run.other_cpu / MAX_OTHER_CPU,
+        run.steal / MAX_STEAL,
+        float(np.percentile(lag_ms, 99)) / MAX_LAG_P99_MS,
+    )
+
+
+def disturbed(run: PointRun) -> bool:
+    """Worth running again (see `disturbance`)."""
+    return disturbance(run) > 1.0
 
 
 def analyze(

@@ -12,6 +12,7 @@ _LEGEND = (
     "borrowed/total tokens; hold = "
     "token hold per pass (Little's law); cpu = server cores per worker; ms/req = server CPU per request; "
     "queue = sampled tasks waiting for a token; other = cores used by other processes during the point; "
+    "steal = cores the hypervisor took from this VM during the point; "
     "rq.w = ms per request our server's and generators' threads waited for a CPU; ±mean, p99 ci = the "
     "long-run mean (half-width) and p99 this point's measurement allows, 95%: from simulated runs as long as "
     "the point (its own requests' batch means where there are none); "
@@ -32,7 +33,10 @@ def _ranges(p: PointReport) -> tuple[str, str]:
     m, w = p.measured, p.window
     if w is not None and m.mean_ms is not None and m.p99_ms is not None:
         mean_lo, mean_hi = m.mean_ms / w.mean_ratio[1], m.mean_ms / w.mean_ratio[0]
-        return f"{(mean_hi - mean_lo) / 2:.1f}", f"{m.p99_ms / w.p99_ratio[1]:.1f}-{m.p99_ms / w.p99_ratio[0]:.1f}"
+        return (
+            f"{(mean_hi - mean_lo) / 2:.1f}",
+            f"{m.p99_ms / w.p99_ratio[1]:.1f}-{m.p99_ms / w.p99_ratio[0]:.1f}",
+        )
     p99 = "-" if m.p99_ci_ms is None else f"{m.p99_ci_ms[0]:.1f}-{m.p99_ci_ms[1]:.1f}"
     return _f(m.mean_ci_ms), p99
 
@@ -43,7 +47,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
         "point", "rps", "done/s", "shed/s", "burn x", "tok.u", "hold", "cpu", "ms/req", "queue", "mean", "p50",
         "p95", "p99",
         "±mean", "p99 ci", "model mean", "err", "p99", "err", "max_rps", "sim mean", "err", "p99", "err",
-        "other", "rq.w", "full gc", "verdict",
+        "other", "steal", "rq.w", "full gc", "verdict",
     ]  # fmt: skip
     rows: list[list[str]] = []
     for p in report.points:
@@ -80,6 +84,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
                 _f(si.p99_ms if si else None),
                 _e(rel_err(si.p99_ms, m.p99_ms) if si else None),
                 f"{m.other_cpu:.2f}",
+                f"{m.steal:.2f}",
                 f"{m.runqueue_wait_ms_per_request:.3f}",
                 "-" if m.gc_full_pauses is None else f"{m.gc_full_pauses} x {_f(m.gc_full_pause_max_ms, 0)}",
                 v,

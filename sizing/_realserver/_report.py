@@ -31,6 +31,7 @@ __all__ = [
     "ValidationReport",
     "WindowSpread",
     "band_range",
+    "disturbance",
     "overloaded",
     "rel_err",
 ]
@@ -39,6 +40,14 @@ FORMAT = "sizing-validate/1"
 MEAN_BAND = 0.10
 P99_BAND = 0.20
 THROUGHPUT_BAND = 0.10
+# A point is "disturbed" (repeated, and not compared if every run was) when, while it ran, other processes
+# used more than MAX_OTHER_CPU cores (even niced, they take the second core from the generator and the
+# kernel's network work), or the hypervisor stole more than MAX_STEAL cores from this VM: a stolen vCPU
+# delays the wake-ups of the loop and the token holders by milliseconds, so latencies measure the host's
+# other tenants, not the server. Quiet runs of the stored sweeps had steal <= 0.005 cores; on a contended
+# host (2026-12-02) it was 0.15-0.7 cores and the same point's mean doubled.
+MAX_OTHER_CPU = 0.25
+MAX_STEAL = 0.05
 
 
 class _R(BaseModel):
@@ -61,7 +70,9 @@ class Measured(_R):
     achieved_rps: float = Field(description="Successful (200) responses completed in the window / its length")
     window_s: float
     count: int = Field(description="Requests scheduled in the window")
-    errors: int = Field(description="Neither 200 nor shed: lost, another status, or open at the drain deadline")
+    errors: int = Field(
+        description="Neither 200 nor shed: lost, another status, or open at the drain deadline"
+    )
     shed: int = Field(
         default=0,
         description="Requests in the window answered 503 at once by admission control (overload points only: "
@@ -126,7 +137,6 @@ class Measured(_R):
     gc_pause_share: float | None = Field(
         default=None, description="Share of the point's time the server spent in collections, all generations"
     )
-
 
     def net_of_shedding(self, shed_cpu_ms: float, workers: int) -> Measured:
         """On a saturated core the 503s of admission control take CPU from the requests served: the rate net
@@ -303,6 +313,16 @@ def band_range(
     return lo - band, hi + band
 
 
+def disturbance(measured: Measured) -> str | None:
+    """Why this point's timing is not the server's (other processes, hypervisor steal), or None."""
+    why = []
+    if measured.other_cpu > MAX_OTHER_CPU:
+        why.append(f"other processes {measured.other_cpu:.2f} cores > {MAX_OTHER_CPU}")
+    if measured.steal > MAX_STEAL:
+        why.append(f"hypervisor steal {measured.steal:.2f} cores > {MAX_STEAL}")
+    return "; ".join(why) or None
+
+
 def verdict(
     measured: Measured,
     pred: Predicted | None,
@@ -316,6 +336,9 @@ def verdict(
         return "n/a"
     if pred.error:
         return f"error: {pred.error}"
+    busy = disturbance(measured)
+    if busy:
+        return f"not compared: machine disturbed ({busy})"
     if overloaded:
         # Past saturation only the completion rate is compared; it needs every request sent on time in
         # aggregate (a late send there only adds to a queue that is never empty).
@@ -325,7 +348,9 @@ def verdict(
         e = rel_err(pred.max_rps, done)
         if e is None:
             return "n/a"
-        return "ok" if abs(e) <= THROUGHPUT_BAND else f"MISS max_rps {pred.max_rps:.0f} vs {done:.0f} ({e:+.0%})"
+        return (
+            "ok" if abs(e) <= THROUGHPUT_BAND else f"MISS max_rps {pred.max_rps:.0f} vs {done:.0f} ({e:+.0%})"
+        )
     if measured.generator_bound:
         return f"not compared: generator-bound ({measured.generator_reason})"
     misses = []
