@@ -32,18 +32,17 @@ def validate(
 ) -> ValidationReport:
     """Run the scenario's load points on a real uvicorn server on 127.0.0.1; measured against predicted.
 
-    `points` are fractions of the nominal capacity of `stage` ("bottleneck" = the lowest, or a stage name
-    such as "thread_tokens"), or a string such as "0.5,0.8,1.2" or "300rps,640rps". Each point runs
-    `seconds` of open-loop Poisson schedule (at most `max_requests`); a point disturbed by other processes,
-    hypervisor steal or a late load generator is repeated up to `retries` times. Predictions use the
-    scenario's runtime constants, or with
-    `runtime="measured"` the token hand-off calibrated on this server. Below capacity the server holds each
-    request's CPU at the scenario's `cpu_ms` (a control loop scales its burns); past capacity, with
-    `overload="shed"`, it answers 503 beyond a bounded backlog as uvicorn's --limit-concurrency would, so
-    the completion rate measured is its capacity; `overload="queue"` lets the backlog grow for the whole
-    point (CPython's collector then slows the server as it goes on). Raises ValueError for a scenario
-    the emulation cannot run. The server and generators it starts are always stopped, also on error and
-    on SIGTERM/Ctrl-C.
+    `points` are fractions of the nominal capacity of `stage` ("bottleneck" = the lowest, or a stage name such
+    as "thread_tokens"), or a string such as "0.5,0.8,1.2" or "300rps,640rps". Each point runs `seconds` of
+    open-loop Poisson schedule (at most `max_requests`); a point disturbed by other processes, hypervisor
+    steal or a late load generator is repeated up to `retries` times. Predictions use the scenario's runtime
+    constants, or with `runtime="measured"` the token hand-off calibrated on this server. Below capacity the
+    server holds each request's CPU at the scenario's `cpu_ms` (a control loop scales its burns); past
+    capacity, with `overload="shed"`, it answers 503 beyond a bounded backlog as uvicorn's --limit-concurrency
+    would, so the completion rate measured is its capacity; `overload="queue"` lets the backlog grow for the
+    whole point (CPython's collector then slows the server as it goes on). Raises ValueError for a scenario
+    the emulation cannot run. The server and generators it starts are always stopped, also on error and on
+    SIGTERM/Ctrl-C.
     """
     from sizing._realserver._harness import validate as run
 
