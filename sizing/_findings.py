@@ -188,13 +188,14 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
             )
         )
 
-    if ev.stable and ev.headroom < 1.25:
+    if ev.stable and ev.headroom < t.min_headroom * (1.0 - 1e-9):
         out.append(
             _f(
                 "low_headroom",
                 "warning",
-                f"only {ev.headroom:.2f}x headroom: the service saturates at {ev.max_rps:.4g} rps "
-                f"({_STAGE_WORDS[ev.bottleneck]}), the peak is {ev.rps:.4g} rps",
+                f"only {ev.headroom:.2f}x headroom (target min_headroom {t.min_headroom:g}x): the service "
+                f"saturates at {ev.max_rps:.4g} rps ({_STAGE_WORDS[ev.bottleneck]}), the peak is {ev.rps:.4g} "
+                f"rps; {_fix_for(ev.bottleneck)}",
             )
         )
 

@@ -187,14 +187,22 @@ def evaluate(
     )
     findings = findings_for(scenario, dep, ev)
     p99 = ev.overall.p99_ms
-    meets = not target_misses(scenario, dep, sol, math.inf if p99 is None else p99)
+    meets = not target_misses(scenario, dep, sol, math.inf if p99 is None else p99, ev.headroom)
     return ev.model_copy(update={"findings": findings, "meets_targets": meets})
 
 
 def target_misses(
-    scenario: Scenario, dep: Deployment, sol: WorkerSolution, overall_p99_ms: float | None = None
+    scenario: Scenario,
+    dep: Deployment,
+    sol: WorkerSolution,
+    overall_p99_ms: float | None = None,
+    headroom: float | None = None,
 ) -> list[str]:
-    """The targets this solution misses (empty when it meets them all); the p99 is computed if not given."""
+    """The targets this solution misses (empty when it meets them all).
+
+    The p99 is computed if not given; the headroom, if not given, is checked as stability at min_headroom
+    times the solution's rate (the saturation rate is the supremum of the stable rates).
+    """
     t = scenario.targets
     if not sol.stable:
         return ["stable"]
@@ -202,6 +210,13 @@ def target_misses(
     st = sol.stages
     if st["cpu"].utilization > t.max_cpu_utilization + 1e-12:
         misses.append("max_cpu_utilization")
+    if t.min_headroom > 1.0:
+        if headroom is not None:
+            short = headroom < t.min_headroom * (1.0 - 1e-9)
+        else:
+            short = not solve_worker(scenario, sol.rps_per_worker * dep.workers * t.min_headroom, dep).stable
+        if short:
+            misses.append("min_headroom")
     for name in ("thread_tokens", "db_pool", "http_pool"):
         if st[name].arrival_rps > 0 and st[name].wait_p99_ms > t.max_pool_wait_p99_ms:
             misses.append(f"max_pool_wait_p99_ms ({name})")

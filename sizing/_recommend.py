@@ -1,12 +1,14 @@
 """`recommend`: the smallest deployment that meets the targets at peak, each number with its reason.
 
 Order of decisions, each made with the same stage solver `evaluate` uses:
-1. Workers: the fewest whose core (GIL) and event loop stay under `max_cpu_utilization`; hosts are the fewest
-   that hold them at one worker per core (`cores_per_host` is the user's).
+1. Workers: the fewest whose core (GIL) and event loop stay under `max_cpu_utilization` and are still stable
+   at `min_headroom` times the peak; hosts are the fewest that hold them at one worker per core
+   (`cores_per_host` is the user's).
 2. Per worker, for a wait budget b (starting at `max_pool_wait_p99_ms`): the smallest httpx pool whose chance
    of being full is under `http_pool_exhaustion` and whose p99 wait is under b, the smallest DB pool whose p99
    wait is under b, then the smallest thread-token count whose p99 wait is under b (token holds include the
-   DB and HTTP waits, so tokens are sized after the pools).
+   DB and HTTP waits, so tokens are sized after the pools); each also stable at `min_headroom` times the peak,
+   so no stage saturates before the traffic has grown that much.
 3. If the end-to-end p99 misses its target, b is tightened by bisection until it holds; if it cannot hold
    even with no queueing, the target is impossible and the reason says what would fix it.
 4. A minimality pass: every number is lowered while all targets still hold, so one less of any resource
@@ -86,6 +88,10 @@ class _Sizer:
     def solve(self, dep: Deployment) -> WorkerSolution:
         return solve_worker(self.s, self.peak, dep)
 
+    def at_headroom(self, dep: Deployment) -> WorkerSolution:
+        """`dep` at min_headroom times the peak: a stage unstable there saturates too close to the peak."""
+        return solve_worker(self.s, self.peak * self.t.min_headroom, dep)
+
     def size_workers(self, base: Deployment) -> Deployment:
         cpu_ms = math.fsum(e.share * e.cpu_ms for e in self.s.endpoints)
         busy = self.peak * max(cpu_ms, _loop_ms_per_request(self.s)) / 1000.0
@@ -101,7 +107,10 @@ class _Sizer:
             sol = self.solve(_roomy(fits(workers)))
             cpu, loop = sol.stages["cpu"], sol.stages["event_loop"]
             limit = self.t.max_cpu_utilization + 1e-12
-            return cpu.stable and loop.stable and cpu.utilization <= limit and loop.utilization <= limit
+            if not (cpu.stable and loop.stable and cpu.utilization <= limit and loop.utilization <= limit):
+                return False
+            far = self.at_headroom(_roomy(fits(workers))).stages
+            return far["cpu"].stable and far["event_loop"].stable
 
         found = _min_int(ok, need)
         if found is None:
@@ -114,8 +123,11 @@ class _Sizer:
         if self.uses_http:
 
             def http_ok(n: int) -> bool:
-                st = self.solve(dep.model_copy(update={"http_max_connections": n})).stages["http_pool"]
-                return st.stable and st.p_wait <= t.http_pool_exhaustion and st.wait_p99_ms <= budget_ms
+                d = dep.model_copy(update={"http_max_connections": n})
+                st = self.solve(d).stages["http_pool"]
+                if not (st.stable and st.p_wait <= t.http_pool_exhaustion and st.wait_p99_ms <= budget_ms):
+                    return False
+                return self.at_headroom(d).stages["http_pool"].stable
 
             n_http = _min_int(http_ok, 1)
             if n_http is None:
@@ -128,7 +140,7 @@ class _Sizer:
                     update={"db_pool_size": n, "db_max_overflow": 0, "thread_tokens": _MAX_SERVERS}
                 )
                 st = self.solve(d).stages["db_pool"]
-                return st.stable and st.wait_p99_ms <= budget_ms
+                return st.stable and st.wait_p99_ms <= budget_ms and self.at_headroom(d).stages["db_pool"].stable
 
             n_db = _min_int(db_ok, 1)
             if n_db is None:
@@ -137,9 +149,10 @@ class _Sizer:
         if self.uses_tokens:
 
             def tok_ok(n: int) -> bool:
-                sol = self.solve(dep.model_copy(update={"thread_tokens": n}))
+                d = dep.model_copy(update={"thread_tokens": n})
+                sol = self.solve(d)
                 st = sol.stages["thread_tokens"]
-                return sol.stable and st.wait_p99_ms <= budget_ms
+                return sol.stable and st.wait_p99_ms <= budget_ms and self.at_headroom(d).stable
 
             n_tok = _min_int(tok_ok, 1)
             if n_tok is None:
@@ -286,15 +299,25 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
             value=dep.workers_per_host,
             reason=(
                 f"keeps each worker's core at {cpu.utilization:.0%} busy, under the {t.max_cpu_utilization:.0%} target "
-                f"at {ev.rps:.4g} rps ({ev.rps_per_worker:.4g} rps per worker)"
+                f"at {ev.rps:.4g} rps ({ev.rps_per_worker:.4g} rps per worker), and below saturation at "
+                f"{t.min_headroom:g}x that rate"
             ),
         ),
     ]
+    margin = (
+        f"the smallest {{}} that keeps the {t.min_headroom:g}x headroom target (saturation at {ev.max_rps:.4g} "
+        f"rps, the peak is {ev.rps:.4g}): one less would meet the latency targets but saturate sooner"
+    )
     if uses_tokens:
         why = (
             f"smallest count whose p99 token wait ({tok.wait_p99_ms or 0:.1f} ms) and end-to-end p99 "
             f"({ev.overall.p99_ms or 0:.1f} ms) meet the targets; tokens are held {tok.hold_ms:.1f} ms per pass"
         )
+        if _held_by_headroom(scenario, dep, "thread_tokens"):
+            why = (
+                margin.format("count")
+                + f"; p99 token wait {tok.wait_p99_ms or 0:.1f} ms, held {tok.hold_ms:.1f} ms per pass"
+            )
         if uses_db and cap is not None:
             why += (
                 f"; threads past {cap} would only queue for the {dep.db_pool_size} DB connections"
@@ -316,9 +339,14 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
                 name="db_pool_size",
                 value=dep.db_pool_size,
                 reason=(
-                    f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets the targets; "
-                    f"{db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the fleet "
-                    f"total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}"
+                    (
+                        margin.format("pool")
+                        if _held_by_headroom(scenario, dep, "db_pool_size")
+                        else f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets "
+                        "the targets"
+                    )
+                    + f"; {db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the "
+                    f"fleet total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}"
                 ),
             )
         )
@@ -338,9 +366,13 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
                 name="http_max_connections",
                 value=dep.http_max_connections,
                 reason=(
-                    f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
-                    f"(now {http.p_wait:.3%}) with the p99 wait within target; "
-                    f"{http.utilization * http.servers:.1f} calls in flight on average"
+                    (
+                        margin.format("pool") + f" (found full by {http.p_wait:.3%} of upstream calls)"
+                        if _held_by_headroom(scenario, dep, "http_max_connections")
+                        else f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
+                        f"(now {http.p_wait:.3%}) with the p99 wait within target"
+                    )
+                    + f"; {http.utilization * http.servers:.1f} calls in flight on average"
                 ),
             )
         )
@@ -353,6 +385,16 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
             )
         )
     return out
+
+
+def _held_by_headroom(scenario: Scenario, dep: Deployment, name: str) -> bool:
+    """One less of `name` misses the headroom target and nothing else: the margin set it, not latency."""
+    n = getattr(dep, name)
+    if n <= 1:
+        return False
+    less = dep.model_copy(update={name: n - 1})
+    misses = target_misses(scenario, less, solve_worker(scenario, scenario.traffic.peak_rps, less))
+    return [m for m in misses if m != "db_max_connections"] == ["min_headroom"]
 
 
 def _infeasible(dep: Deployment, code: str, message: str) -> Recommendation:

@@ -271,6 +271,14 @@ class Targets(_Model):
         allow_inf_nan=False,
         description="Acceptable probability that a request finds the httpx pool full",
     )
+    min_headroom: float = Field(
+        default=1.25,
+        ge=1.0,
+        le=100.0,
+        allow_inf_nan=False,
+        description="Saturation rate over the peak rate: traffic may grow this many times past the peak "
+        "before a stage saturates (1 = no margin beyond the peak itself)",
+    )
 
 
 class Runtime(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 
 import pytest
@@ -63,6 +64,7 @@ def test_recommendation_meets_every_target(name: str) -> None:
     assert ev.meets_targets and ev.stable
     assert ev.overall.p99_ms is not None and ev.overall.p99_ms <= s.targets.latency_p99_ms
     assert ev.cpu_utilization_worker <= s.targets.max_cpu_utilization + 1e-12
+    assert ev.headroom >= s.targets.min_headroom  # max_rps by bisection on the rate, not the sizing's check
     assert dep.workers_per_host <= dep.cores_per_host
     assert dep.fleet_db_connections <= dep.db_connection_budget
 
@@ -152,3 +154,49 @@ def test_recommendation_does_not_depend_on_todays_pools(today: dict[str, int]) -
     base = recommend(s)
     other = recommend(s.model_copy(update={"deployment": s.deployment.model_copy(update=today)}))
     assert [(x.name, x.value) for x in other.settings] == [(x.name, x.value) for x in base.settings]
+
+
+def _io_bound(min_headroom: float) -> Scenario:
+    """100 rps of `def` requests holding a token ~100 ms (100 ms of I/O, 0.2 ms CPU, the hand-off) and
+    latency targets too loose to bind: only stability and the headroom target size the tokens."""
+    return Scenario.model_validate(
+        {
+            "traffic": {"rps": 100},
+            "endpoints": [
+                {"name": "io", "share": 1, "handler": "sync", "cpu_ms": 0.2, "other_io_ms": 100, "other_io_cv2": 0}
+            ],
+            "targets": {
+                "latency_p99_ms": 3_600_000,
+                "max_pool_wait_p99_ms": 3_600_000,
+                "min_headroom": min_headroom,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("min_headroom", [1.0, 1.25, 2.0, 3.0])
+def test_tokens_are_sized_to_the_headroom_target(min_headroom: float) -> None:
+    """c tokens held H ms saturate at c / H: keeping h x 100 rps stable needs the smallest c > h x 100 x H.
+    H is the I/O plus a little (0.2 ms CPU, 0.4 ms hand-off): any H in [100, 101] ms gives the same c."""
+    expected = {math.floor(min_headroom * 100 * hold / 1000) + 1 for hold in (100.0, 101.0)}
+    assert len(expected) == 1
+    s = _io_bound(min_headroom)
+    rec = recommend(s)
+    dep = s.deployment.model_copy(update={st.name: st.value for st in rec.settings})
+    tokens = dep.thread_tokens
+    assert rec.feasible and dep.workers == 1 and tokens == expected.pop()
+    assert evaluate(s, deployment=dep).max_rps >= min_headroom * 100
+    assert evaluate(s, deployment=dep.model_copy(update={"thread_tokens": tokens - 1})).max_rps < min_headroom * 100
+
+
+def test_headroom_below_the_target_is_a_miss_and_a_warning() -> None:
+    lean = recommend(_io_bound(1.0))
+    dep = _io_bound(1.0).deployment.model_copy(update={st.name: st.value for st in lean.settings})
+    assert lean.evaluation is not None and 1.0 < lean.evaluation.headroom < 1.25
+    assert "low_headroom" not in {f.code for f in lean.evaluation.findings}
+    strict = evaluate(_io_bound(1.25), deployment=dep)
+    assert not strict.meets_targets
+    assert _misses(_io_bound(1.25), dep) == ["min_headroom"]
+    warning = next(f for f in strict.findings if f.code == "low_headroom")
+    assert f"{strict.headroom:.2f}x headroom (target min_headroom 1.25x)" in warning.message
+    assert "raise thread tokens" in warning.message

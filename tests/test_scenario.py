@@ -38,6 +38,7 @@ def _one(**kw: object) -> Scenario:
         ),
         ({"deployment": {"thread_tokens": 0}}, "deployment.thread_tokens", "0"),
         ({"targets": {"max_cpu_utilization": 1.5}}, "targets.max_cpu_utilization", "1.5"),
+        ({"targets": {"min_headroom": 0.9}}, "targets.min_headroom", "0.9"),
     ],
 )
 def test_invalid_values_name_field_value_and_range(data: dict[str, object], field: str, value: str) -> None:

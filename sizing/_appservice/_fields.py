@@ -258,6 +258,18 @@ FIELDS: tuple[Field, ...] = (
         group="targets",
     ),
     _f(
+        "headroom",
+        ("targets", "min_headroom"),
+        "Min headroom",
+        "x peak",
+        "How many times the peak rate the deployment must reach before a stage saturates (1 = none): "
+        "recommend sizes tokens, pools and workers to keep it, and below it a warning says so.",
+        low=1.0,
+        high=100.0,
+        step=0.05,
+        group="targets",
+    ),
+    _f(
         "handoff",
         ("runtime", "token_handoff_ms"),
         "Token hand-off",
