@@ -207,8 +207,11 @@ def test_app_takes_exactly_the_token_passes_of_the_lifecycle(monkeypatch: pytest
 def test_burn_spends_thread_cpu() -> None:
     from sizing._realserver._instruments import burn
 
-    used = burn(5.0)
-    assert 5.0 <= used < 6.0
+    # Never short of the target, and over it by a few microseconds of loop: the median of seven burns, as one
+    # burn on a contended host once read 6.46 ms (the hypervisor stole 0.25-0.32 cores during that CI run).
+    used = sorted(burn(5.0) for _ in range(7))
+    assert used[0] >= 5.0
+    assert used[3] < 5.5, used
 
 
 # --- the report -------------------------------------------------------------------------------------
