@@ -193,10 +193,12 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
         assert m.cpu_per_request_ms == pytest.approx(cal.cpu_ms_emulated["def10"], rel=0.06), m
         assert m.burn_factor is not None and m.shed == 0
         # Every point carries its own statistical uncertainty (batch means over its requests).
-        assert m.mean_ci_ms is not None and 0.0 < m.mean_ci_ms < 0.5 * (m.mean_ms or 0.0)
+        assert m.mean_ci_ms is not None and m.mean_ci_ms > 0.0
         assert m.p99_ci_ms is not None and m.p99_ci_ms[0] <= (m.p99_ms or 0.0) <= m.p99_ci_ms[1]
         if not quiet:
             continue
+        # A quiet point pins its mean down (host steal of 0.4 cores once left +-23 ms on a 56 ms mean).
+        assert m.mean_ci_ms < 0.5 * (m.mean_ms or 0.0)
         # The measured mean lies between the service time and an M/M/2 bound at the measured hold
         # (constant service times wait less than exponential ones).
         assert m.mean_ms is not None
