@@ -182,7 +182,9 @@ def test_two_load_points_measured(ci_report: tuple[ValidationReport, float]) -> 
     assert all(p.burn_plan_ms is not None for p in report.points)
     quiet = _unmeasurable(report) is None
     if quiet and all(p.measured.attempts == 1 for p in report.points):
-        assert elapsed < 60.0
+        # Bounded, not timed: 16 s of schedule, the calibrations and the drains took 40-63 s on the 2-core
+        # VMs; a run past 3 minutes would mean calibrations or points running more than once.
+        assert elapsed < 180.0
     for p in report.points:
         m = p.measured
         assert m.errors == 0, m
