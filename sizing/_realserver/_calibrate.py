@@ -114,16 +114,17 @@ def quiet_drive(
 
     Returns the least disturbed run and what `after` returned right after it.
     """
-    best: tuple[PointRun, Any] | None = None
+    best: tuple[float, PointRun, Any] | None = None
     for _ in range(attempts):
         run = drive(server, spec, sample_s=_CAL_SAMPLE_S)
         extra = after() if after is not None else None
-        if best is None or disturbance(run) < disturbance(best[0]):
-            best = (run, extra)
-        if disturbance(run) <= 1.0:
+        score = disturbance(run)
+        if best is None or score < best[0]:
+            best = (score, run, extra)
+        if score <= 1.0:
             break
     assert best is not None
-    return best
+    return best[1], best[2]
 
 
 def _cpu_per_sampled_request(run: Any, cal: CalibrationData) -> float:

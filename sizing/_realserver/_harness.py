@@ -160,20 +160,21 @@ def _run_point(
         prewarm=min(prewarm_for(point.rps, lat_s * 1.5) + int(backlog), MAX_PREWARM),
         max_connections=MAX_CONNECTIONS,
     )
-    best: PointRun | None = None
+    best: tuple[float, PointRun] | None = None
     attempts = 0
     for _ in range(retries + 1):
         attempts += 1
         run = drive(server, spec, generators=generators, sample_s=POINT_SAMPLE_S)
         if not server.proc.alive():
             raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
-        if best is None or disturbance(run) < disturbance(best):
-            best = run
-        if disturbance(run) <= 1.0:
+        score = disturbance(run)
+        if best is None or score < best[0]:
+            best = (score, run)
+        if score <= 1.0:
             break
         time.sleep(2.0)  # a pause for the neighbours
     assert best is not None
-    return best, attempts
+    return best[1], attempts
 
 
 def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float, runtime: str) -> Scenario:
