@@ -188,7 +188,7 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
             )
         )
 
-    if ev.stable and ev.headroom < t.min_headroom * (1.0 - 1e-9):
+    if ev.stable and t.short_of_headroom(ev.headroom):
         out.append(
             _f(
                 "low_headroom",

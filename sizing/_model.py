@@ -212,7 +212,7 @@ def target_misses(
         misses.append("max_cpu_utilization")
     if t.min_headroom > 1.0:
         if headroom is not None:
-            short = headroom < t.min_headroom * (1.0 - 1e-9)
+            short = t.short_of_headroom(headroom)
         else:
             short = not solve_worker(scenario, sol.rps_per_worker * dep.workers * t.min_headroom, dep).stable
         if short:

@@ -280,6 +280,10 @@ class Targets(_Model):
         "before a stage saturates (1 = no margin beyond the peak itself)",
     )
 
+    def short_of_headroom(self, headroom: float) -> bool:
+        """`headroom` (saturation / peak rate) is below min_headroom, beyond the saturation search's 1e-9."""
+        return headroom < self.min_headroom * (1.0 - 1e-9)
+
 
 class Runtime(_Model):
     """Constants of the runtime, calibrated once on a real server (see `python -m sizing validate`)."""
