@@ -61,8 +61,8 @@ def rerun_times(values: Callable[[int], float], n: int) -> list[float]:
 
 
 def model_calls(reps: int) -> dict[str, dict[str, float]]:
-    from sizing import _appservice as svc
     from sizing import preset
+    from sizing_app import services as svc
 
     s = preset("mixed service")
     sj = s.model_dump_json()

@@ -12,8 +12,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from sizing._erlang import erlang_c
-from sizing._min_servers import min_servers
+from sizing.queueing import erlang_c, min_servers
 
 N_POINTS = 10**6
 TARGET_VECTOR_S = 0.3

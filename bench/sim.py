@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sizing import simulate, simulate_queue
-from sizing._scenario import Scenario
-from sizing._sim._stats import half_width
+from sizing import simulate
+from sizing.scenario import Scenario
+from sizing.simulation import half_width, simulate_queue
 
 C, LAM, SERVICE_S = 40, 380.0, 0.1
 

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sizing import ValidationReport, validate  # noqa: E402
-from sizing._realserver._report import overloaded  # noqa: E402
-from sizing._scenario import Scenario  # noqa: E402
+from sizing.scenario import Scenario  # noqa: E402
+from sizing.validation import overloaded  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -169,7 +169,7 @@ def main() -> int:
 
 
 def _repredict(args: argparse.Namespace) -> int:
-    from sizing._realserver._predict import repredict
+    from sizing.validation import repredict
 
     reports = []
     for name in args.only or list(SCENARIOS):

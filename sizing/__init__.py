@@ -1,57 +1,77 @@
 """Operational sizing for FastAPI services: thread tokens, DB and HTTP pools, workers and hosts.
 
-The public surface is re-exported here; the modules behind it are private (leading underscore).
+A queueing model of a uvicorn worker (its event loop, AnyIO's thread tokens, the GIL, the DB and httpx
+pools) turns what a service does into the numbers to configure, with predicted latency, the bottleneck
+and the config to paste. The subpackages are the architecture, each layer importing only those above it:
 
-    >>> import sizing
-    >>> s = sizing.Scenario.simple(rps=200, sync_fraction=0.5, upstream_latency_ms=80, db_pool_size=5)
-    >>> rec = sizing.recommend(s)                # the smallest deployment meeting the targets at peak
-    >>> today = sizing.evaluate(s)               # what the given deployment does, where it breaks, why
+scenario      the input format and what one request does in a worker      (pydantic)
+queueing      Erlang B/C, M/M/c, G/G/c, M/M/c/K, staffing, Little's law    (numpy, scipy)
+model         a scenario -> stages, latency, findings, a recommendation
+simulation    the independent check: the worker simulated request by request
+validation    both checked on a real uvicorn server under load      (extra: validate)
+figures       plotly figures of a scenario                          (extra: figures)
+cli           `python -m sizing`
+
+The names below are the everyday API, re-exported from those subpackages.
+
+Describe a service (`sizing.scenario`)
+    Scenario, Traffic, Endpoint, Deployment, Targets, Runtime, preset, PRESETS, InputError,
+    request_phases, Phase, Step
+Evaluate and size it (`sizing.model`)
+    evaluate, recommend, latency_at, stages_at,
+    Evaluation, Recommendation, Stage, Latency, Finding, Setting
+Check the model (`sizing.simulation`, `sizing.validation`)
+    simulate, SimulationResult, validate, ValidationReport
+
+`validate`, `ValidationReport` and the `figures` and `validation` subpackages load on first use, so
+`import sizing` pays for neither plotly nor the validation server.
+
+>>> import sizing
+>>> s = sizing.Scenario.simple(rps=200, sync_fraction=0.5, upstream_latency_ms=80, db_pool_size=5)
+>>> today = sizing.evaluate(s)               # what the given deployment does, where it breaks, why
+>>> rec = sizing.recommend(s)                # the smallest deployment meeting the targets at peak
+>>> rec.feasible, today.bottleneck
+(True, 'thread_tokens')
 """
 
 from __future__ import annotations
 
-# The queueing core: Erlang B/C, M/M/c, G/G/c, M/M/c/K, staffing and Little's law.
-from sizing._erlang import erlang_b, erlang_c
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Figures (plotly, no Streamlit): what the app draws, as pure functions of a scenario.
-from sizing._figures import (
-    blocking_figure,
-    db_budget_figure,
-    latency_curve_figure,
-    recommended_deployment,
-    sensitivity_figure,
-    simulation_figure,
-    utilization_figure,
-    wait_sweep_figure,
+from sizing.model import (
+    Evaluation,
+    Finding,
+    Latency,
+    Recommendation,
+    Setting,
+    Stage,
+    evaluate,
+    latency_at,
+    recommend,
+    stages_at,
 )
-from sizing._ggc import ggc
-
-# The scenario format and the deployment model.
-from sizing._lifecycle import Phase, Step, request_phases
-from sizing._little import concurrency, poisson_pool_size
-from sizing._min_servers import min_servers
-from sizing._mmc import mmc
-from sizing._mmck import FiniteQueueResult, mmck
-from sizing._model import evaluate, latency_at, stages_at
-from sizing._presets import PRESETS, preset
-from sizing._queues import QueueResult
-
-# Validation against a real uvicorn server (python -m sizing validate).
-from sizing._realserver import ValidationReport, validate
-from sizing._recommend import recommend
-from sizing._results import Evaluation, Finding, Latency, Recommendation, Setting, Stage
-from sizing._scenario import (
+from sizing.scenario import (
+    PRESETS,
     Deployment,
     Endpoint,
+    InputError,
+    Phase,
     Runtime,
     Scenario,
+    Step,
     Targets,
     Traffic,
-    lognormal_cv2_from_p99,
+    preset,
+    request_phases,
 )
+from sizing.simulation import SimulationResult, simulate
 
-# Discrete-event simulation: one worker process request by request, and a fast FIFO G/G/c queue.
-from sizing._sim import LatencyHistogram, QueueSimulation, SimulationResult, simulate, simulate_queue
+if TYPE_CHECKING:
+    from sizing import cli, figures, model, queueing, scenario, simulation, validation  # noqa: F401
+    from sizing.validation import ValidationReport, validate
+
+__version__ = "0.2.0"
 
 __all__ = [
     "PRESETS",
@@ -59,12 +79,9 @@ __all__ = [
     "Endpoint",
     "Evaluation",
     "Finding",
-    "FiniteQueueResult",
+    "InputError",
     "Latency",
-    "LatencyHistogram",
     "Phase",
-    "QueueResult",
-    "QueueSimulation",
     "Recommendation",
     "Runtime",
     "Scenario",
@@ -75,30 +92,31 @@ __all__ = [
     "Targets",
     "Traffic",
     "ValidationReport",
-    "blocking_figure",
-    "concurrency",
-    "db_budget_figure",
-    "erlang_b",
-    "erlang_c",
+    "__version__",
     "evaluate",
-    "ggc",
     "latency_at",
-    "latency_curve_figure",
-    "lognormal_cv2_from_p99",
-    "min_servers",
-    "mmc",
-    "mmck",
-    "poisson_pool_size",
     "preset",
     "recommend",
-    "recommended_deployment",
     "request_phases",
-    "sensitivity_figure",
     "simulate",
-    "simulate_queue",
-    "simulation_figure",
     "stages_at",
-    "utilization_figure",
     "validate",
-    "wait_sweep_figure",
 ]
+
+# Loaded on first use: name -> the module that defines it.
+_LAZY = {"validate": "sizing.validation", "ValidationReport": "sizing.validation"}
+_SUBPACKAGES = ("cli", "figures", "model", "queueing", "scenario", "simulation", "validation")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"sizing.{name}")
+    raise AttributeError(f"module 'sizing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})

@@ -1,5 +1,5 @@
 """`python -m sizing`: the command-line interface."""
 
-from sizing._cli import main
+from sizing.cli import main
 
 raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""The six figures, two per row; each is drawn by a pure function in sizing._figures and cached."""
+"""The six figures, two per row; each is drawn by a pure function in sizing.figures and cached."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from sizing import Evaluation, Recommendation
-from sizing._figures._data import PointEstimate
+from sizing.figures import PointEstimate
 from sizing_app import compute
 from sizing_app.guard import guarded
 

@@ -11,18 +11,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from sizing import Evaluation, Recommendation, Scenario, Stage
-from sizing import _appservice as svc
-from sizing._figures import _capacity as cap
-from sizing._figures import _curves as cur
-from sizing._figures._data import (
-    BlockingSweep,
-    Heatmap,
-    LatencyCurve,
-    PointEstimate,
-    WaitSweep,
-    budget_bars,
-)
+from sizing import Evaluation, Recommendation, Scenario, Stage, figures
+from sizing_app import services as svc
 
 _N = 64  # entries per cache: a session explores a few dozen scenarios, and each entry is small
 
@@ -38,22 +28,22 @@ def recommend(sj: str) -> Recommendation:
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def curve(sj: str, label: str, saturation: tuple[float, str]) -> LatencyCurve:
+def curve(sj: str, label: str, saturation: tuple[float, str]) -> figures.LatencyCurve:
     return svc.curve_for(sj, label, saturation)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def sweeps(sj: str) -> list[WaitSweep]:
+def sweeps(sj: str) -> list[figures.WaitSweep]:
     return svc.sweeps_for(sj)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def heatmap(sj: str, metric: str) -> Heatmap:
+def heatmap(sj: str, metric: str) -> figures.Heatmap:
     return svc.heatmap_for(sj, metric)
 
 
 @st.cache_data(max_entries=_N, show_spinner=False)
-def blocking(sj: str) -> BlockingSweep:
+def blocking(sj: str) -> figures.BlockingSweep:
     return svc.blocking_for(sj)
 
 
@@ -66,7 +56,7 @@ def _scenario(sj: str) -> Scenario:
     return Scenario.model_validate_json(sj)
 
 
-def _curves(sj: str, rj: str | None, today: Evaluation, rec: Recommendation) -> list[LatencyCurve]:
+def _curves(sj: str, rj: str | None, today: Evaluation, rec: Recommendation) -> list[figures.LatencyCurve]:
     out = [curve(sj, "today", (today.max_rps, today.bottleneck))]
     if rj is not None and rec.evaluation is not None:
         out.append(curve(rj, "recommended", (rec.evaluation.max_rps, rec.evaluation.bottleneck)))
@@ -86,12 +76,12 @@ def latency_figure(
     rj: str | None,
     _today: Evaluation,
     _rec: Recommendation,
-    measured: tuple[PointEstimate, ...] = (),
-    simulated: tuple[PointEstimate, ...] = (),
+    measured: tuple[figures.PointEstimate, ...] = (),
+    simulated: tuple[figures.PointEstimate, ...] = (),
 ) -> go.Figure:
     # _today and _rec are not hashed (leading underscore): they are functions of sj, which is.
     s = _scenario(sj)
-    return cur.latency_figure_from(
+    return figures.latency_figure_from(
         _curves(sj, rj, _today, _rec),
         slo_ms=s.targets.latency_p99_ms,
         peak_rps=s.traffic.peak_rps,
@@ -103,7 +93,7 @@ def latency_figure(
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def wait_figure(sj: str, rj: str | None) -> go.Figure:
     s = _scenario(sj)
-    return cap.wait_figure_from(
+    return figures.wait_figure_from(
         sweeps(rj or sj), target_ms=s.targets.max_pool_wait_p99_ms, marks=_marks(sj, rj)
     )
 
@@ -113,25 +103,25 @@ def utilization_figure(sj: str, rj: str | None) -> go.Figure:
     by = {"today": stages(sj)}
     if rj is not None:
         by["recommended"] = stages(rj)
-    return cap.utilization_figure_from(by, cpu_target=_scenario(sj).targets.max_cpu_utilization)
+    return figures.utilization_figure_from(by, cpu_target=_scenario(sj).targets.max_cpu_utilization)
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def budget_figure(sj: str, rj: str | None) -> go.Figure:
-    return cap.budget_figure_from(budget_bars(svc.marks(_scenario(sj), rj)))
+    return figures.budget_figure_from(figures.budget_bars(svc.marks(_scenario(sj), rj)))
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def sensitivity_figure(sj: str, rj: str | None, metric: str) -> go.Figure:
     marks = {label: (m["thread_tokens"], m["db_pool_size"]) for label, m in _marks(sj, rj).items()}
-    return cap.sensitivity_figure_from(
+    return figures.sensitivity_figure_from(
         heatmap(rj or sj, metric), marks=marks, target=_scenario(sj).targets.latency_p99_ms
     )
 
 
 @st.cache_resource(max_entries=_N, show_spinner=False)
 def blocking_figure(sj: str, rj: str | None) -> go.Figure:
-    return cur.blocking_figure_from(blocking(rj or sj), slo_ms=_scenario(sj).targets.latency_p99_ms)
+    return figures.blocking_figure_from(blocking(rj or sj), slo_ms=_scenario(sj).targets.latency_p99_ms)
 
 
 def chart_numbers(sj: str, rj: str | None, today: Evaluation, rec: Recommendation) -> svc.ChartNumbers:
@@ -144,7 +134,7 @@ def chart_numbers(sj: str, rj: str | None, today: Evaluation, rec: Recommendatio
         sweeps=sweeps(rj or sj),
         heatmap=heatmap(rj or sj, "p99"),
         blocking=blocking(rj or sj),
-        budget=budget_bars(svc.marks(_scenario(sj), rj)),
+        budget=figures.budget_bars(svc.marks(_scenario(sj), rj)),
         stages=by,
     )
 

@@ -9,7 +9,7 @@ from typing import ParamSpec
 
 import streamlit as st
 
-from sizing import _appservice as svc
+from sizing_app import services as svc
 
 P = ParamSpec("P")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from sizing import PRESETS, Scenario, preset
-from sizing import _appservice as svc
 from sizing_app import charts, compute, results, sidebar, simulation, transfer
+from sizing_app import services as svc
 from sizing_app.guard import guarded
 
 

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import streamlit as st
 
 from sizing import Evaluation, Finding, Recommendation, Scenario
-from sizing import _appservice as svc
-from sizing._report import evaluation_markdown
-from sizing._snippets import SHELL_SNIPPETS
+from sizing.model import SHELL_SNIPPETS, evaluation_markdown
+from sizing_app import services as svc
 
 _BADGE = {
     "critical": ":red-badge[critical]",

@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from sizing import PRESETS
-from sizing._appservice import ENDPOINT_COLUMNS, FIELDS, Column, Field
 from sizing_app import state as ss
+from sizing_app.services import ENDPOINT_COLUMNS, FIELDS, Column, Field
 
 _GROUPS = (
     ("traffic", "Traffic", "How much load, and how bursty."),

@@ -15,9 +15,8 @@ from collections import OrderedDict
 import streamlit as st
 
 from sizing import Latency, Scenario, SimulationResult, simulate
-from sizing import _appservice as svc
-from sizing._figures import simulated_point, simulation_figure
-from sizing._figures._data import PointEstimate
+from sizing.figures import PointEstimate, simulated_point, simulation_figure
+from sizing_app import services as svc
 from sizing_app.guard import guarded
 
 REQUESTS = {"50,000 (about 2 s)": 50_000, "200,000": 200_000, "1,000,000 (precise tails)": 1_000_000}

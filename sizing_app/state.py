@@ -11,17 +11,16 @@ from typing import Any
 
 import streamlit as st
 
-from sizing import Scenario, preset
-from sizing._appservice import (
+from sizing import InputError, Scenario, preset
+from sizing_app.services import (
     FIELDS,
-    InputError,
     decode_endpoints,
     default_rows,
     default_values,
     encode_endpoints,
     rows_from_scenario,
+    scenario_from_file,
     scenario_from_inputs,
-    scenario_from_json,
     short_values,
     values_from_scenario,
 )
@@ -106,7 +105,7 @@ def apply_import() -> None:
     if upload is None:
         return
     try:
-        _load(scenario_from_json(upload.getvalue()))
+        _load(scenario_from_file(upload.getvalue()))
     except InputError as exc:
         state[IMPORT_PROBLEMS] = exc.lines
 

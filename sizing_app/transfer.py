@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from sizing import Scenario
-from sizing import _appservice as svc
-from sizing._figures._data import PointEstimate
+from sizing import InputError, Scenario
+from sizing.figures import PointEstimate
+from sizing_app import services as svc
 from sizing_app import state as ss
 
 MEASURED_FILE = "measured_file"
@@ -38,7 +38,7 @@ def imports() -> list[PointEstimate]:
             return []
         try:
             points = svc.measured_points(upload.getvalue())
-        except svc.InputError as exc:
+        except InputError as exc:
             for line in exc.lines:
                 st.error(line)
             return []

@@ -1,7 +1,7 @@
 """A seeded fuzz of the page: hundreds of random input combinations, edges included, zero exceptions.
 
 Every combination is a full rerun through AppTest. The model's cost per valid combination is the slow
-part, so the charts' resolutions are lowered here (module constants of the app's services): the same
+part, so the charts' resolutions are lowered here (`sizing_app.services.RESOLUTION`): the same
 code paths run, each with fewer points. SIZING_APP_FUZZ_N sets how many combinations (default 300).
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing import _appservice as svc
-from sizing._appservice import _analysis
-from sizing._appservice._fields import FIELDS, Field
+from sizing_app import services as svc
+from sizing_app.services import FIELDS, Field
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 N = int(os.environ.get("SIZING_APP_FUZZ_N", "300"))
@@ -36,10 +35,8 @@ def _fresh_caches() -> Iterator[None]:
 
 @pytest.fixture
 def low_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_analysis, "CURVE_POINTS", 3)
-    monkeypatch.setattr(_analysis, "SWEEP_POINTS", 3)
-    monkeypatch.setattr(_analysis, "GRID_SIZE", 2)
-    monkeypatch.setattr(_analysis, "BLOCKING_POINTS", 3)
+    for name, value in (("curve_points", 3), ("sweep_points", 3), ("grid_size", 2), ("blocking_points", 3)):
+        monkeypatch.setattr(svc.RESOLUTION, name, value)
 
 
 def _value(f: Field, rng: random.Random) -> int | float:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing import _appservice as svc
 from sizing import preset
+from sizing_app import services as svc
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

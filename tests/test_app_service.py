@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sizing import PRESETS, Scenario, evaluate, preset, recommend
-from sizing import _appservice as svc
-from sizing._appservice._fields import BY_KEY, COLUMN_NAMES
-from sizing._realserver._report import Measured, PointReport
+from sizing import PRESETS, InputError, Scenario, evaluate, preset, recommend
+from sizing.validation import Measured, PointReport
+from sizing_app import services as svc
+from sizing_app.services import BY_KEY, COLUMN_NAMES
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -26,7 +26,7 @@ def test_every_preset_round_trips_through_a_link_and_a_file(name: str) -> None:
     s = preset(name)
     rows = svc.decode_endpoints(svc.encode_endpoints(svc.rows_from_scenario(s)))
     assert svc.scenario_from_inputs(svc.values_from_scenario(s), rows, "expert") == s
-    assert svc.scenario_from_json(svc.scenario_to_json(s)) == s
+    assert svc.scenario_from_file(svc.scenario_to_json(s)) == s
 
 
 def test_default_inputs_are_the_mixed_service_preset() -> None:
@@ -53,7 +53,7 @@ def test_short_values_summarise_a_scenario() -> None:
 def _lines(
     values: dict[str, Any], rows: list[dict[str, Any]] | None = None, form: Any = "expert"
 ) -> list[str]:
-    with pytest.raises(svc.InputError) as info:
+    with pytest.raises(InputError) as info:
         svc.scenario_from_inputs(values, svc.default_rows() if rows is None else rows, form)
     return info.value.lines
 
@@ -84,7 +84,7 @@ def test_endpoint_errors_name_the_row_and_column() -> None:
     rows[1]["cpu_ms"] = 0.0
     rows[2]["share"] = 0.9
     lines = _lines(svc.default_values(), rows)
-    assert "Endpoint 2 ('checkout'), CPU ms: Input should be greater than 0" in lines
+    assert "Endpoint 2 ('checkout'), CPU ms: Input should be greater than 0 (got 0.0)" in lines
     rows[1]["cpu_ms"] = 3.0
     (line,) = _lines(svc.default_values(), rows)
     assert line.startswith("Scenario:") and "shares must sum to 1" in line
@@ -113,7 +113,7 @@ def test_no_endpoints_and_short_form_errors() -> None:
     [
         (b"not json", "not valid JSON"),
         (b"\xff\xfe", "not UTF-8"),
-        (b"[1, 2]", "expected a JSON object"),
+        (b"[1, 2]", "expected a scenario (a JSON object)"),
         (
             b'{"traffic": {"rps": -1}, "endpoints": []}',
             "Request rate (req/s): Input should be greater than 0",
@@ -123,25 +123,25 @@ def test_no_endpoints_and_short_form_errors() -> None:
             "Endpoint 1 ('a'), handler",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-        (b" " * (svc.MAX_UPLOAD_BYTES + 1), "over the 1 MB limit"),
+        (b" " * (svc.MAX_UPLOAD_BYTES + 1), "over the 1048576 byte (1 MiB) limit"),
     ],
     ids=["text", "binary", "list", "negative-rate", "bad-handler", "deep", "oversized"],
 )
 def test_bad_scenario_files_are_refused_with_a_reason(data: bytes, fragment: str) -> None:
-    with pytest.raises(svc.InputError) as info:
-        svc.scenario_from_json(data)
+    with pytest.raises(InputError) as info:
+        svc.scenario_from_file(data)
     assert any(fragment in line for line in info.value.lines), info.value.lines
 
 
 def test_a_file_wrapping_a_scenario_is_accepted() -> None:
     s = preset("async httpx gateway")
     wrapped = json.dumps({"format": "x", "scenario": json.loads(s.model_dump_json())})
-    assert svc.scenario_from_json(wrapped) == s
+    assert svc.scenario_from_file(wrapped) == s
 
 
 @pytest.mark.parametrize("token", ["", "abc", "z1.!!!", "z1." + "A" * 9000, "z1.eJwLycxLBQAEPgG7"])
 def test_damaged_links_are_refused(token: str) -> None:
-    with pytest.raises(svc.InputError):
+    with pytest.raises(InputError):
         svc.decode_endpoints(token)
 
 
@@ -151,12 +151,12 @@ def test_a_link_holding_a_zip_bomb_is_refused() -> None:
 
     bomb = "z1." + base64.urlsafe_b64encode(zlib.compress(b"[" + b" " * 1_000_000 + b"]", 9)).decode()
     assert len(bomb) < 8000
-    with pytest.raises(svc.InputError, match="too large"):
+    with pytest.raises(InputError, match="too large"):
         svc.decode_endpoints(bomb)
 
 
 def test_measured_points_read_the_validate_output_format() -> None:
-    # The fields read here must exist in sizing._realserver's report models (a rename would break overlays).
+    # The fields read here must exist in sizing.validation's report models (a rename would break overlays).
     assert {"rps", "measured"} <= set(PointReport.model_fields)
     assert {"mean_ms", "p50_ms", "p95_ms", "p99_ms"} <= set(Measured.model_fields)
     report = {
@@ -181,7 +181,7 @@ def test_measured_points_read_the_validate_output_format() -> None:
     flat = svc.measured_points(b'[{"rps": 5, "p99_ms": 9}]')
     assert flat[0].p99_ms == 9.0
     for bad in (b"{}", b'{"points": [{"rps": 1}]}', b"nope"):
-        with pytest.raises(svc.InputError):
+        with pytest.raises(InputError):
             svc.measured_points(bad)
 
 
@@ -230,7 +230,7 @@ def test_headline_of_an_unstable_today_and_an_impossible_target() -> None:
 
 
 def test_problem_lines_never_leak_a_traceback() -> None:
-    assert svc.problem_lines(svc.InputError(["a: b"])) == ["a: b"]
+    assert svc.problem_lines(InputError(["a: b"])) == ["a: b"]
     assert svc.problem_lines(ValueError("pool is 0\n  detail")) == ["pool is 0"]
     (line,) = svc.problem_lines(KeyError("x"))
     assert line.startswith("internal error (KeyError)")
@@ -284,6 +284,6 @@ def test_report_has_inputs_recommendation_findings_and_figure_numbers(mixed_resu
 
 
 def svc_point(rps: float, p99: float) -> Any:
-    from sizing._figures import PointEstimate
+    from sizing.figures import PointEstimate
 
     return PointEstimate(rps=rps, p99_ms=p99)

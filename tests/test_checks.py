@@ -1,4 +1,8 @@
-"""Argument validation helpers."""
+"""Argument checks, as a caller meets them: through the public functions, in one voice everywhere.
+
+A wrong type is a TypeError, a wrong value a ValueError; both name the parameter, what it must be and what
+it got (attrs' style): the queueing core, the model, the simulator and the validation harness alike.
+"""
 
 from __future__ import annotations
 
@@ -7,71 +11,106 @@ import math
 import numpy as np
 import pytest
 
-from sizing._checks import (
-    check_finite,
-    check_fraction,
-    check_nonnegative,
-    check_open_fraction,
-    check_positive,
-    check_servers,
-)
+from sizing import Scenario, evaluate, latency_at, preset, simulate
+from sizing.queueing import erlang_b, erlang_c, ggc, mmc
+from sizing.simulation import simulate_queue
+from sizing.validation import validate
+
+S = preset("mixed service")
 
 
 def test_servers_message_is_exact() -> None:
     with pytest.raises(ValueError) as err:
-        check_servers("servers", 0)
-    assert str(err.value) == "servers must be an integer >= 1, got 0"
+        erlang_c(0, 1.0)
+    assert str(err.value) == "'servers' must be an integer >= 1 (got 0)"
 
 
 @pytest.mark.parametrize(
-    ("fn", "bad", "shown", "range_text"),
+    ("call", "shown", "range_text"),
     [
-        (check_nonnegative, -1.5, "-1.5", ">= 0"),
-        (check_nonnegative, math.nan, "nan", ">= 0"),
-        (check_nonnegative, math.inf, "inf", ">= 0"),
-        (check_positive, 0.0, "0.0", "> 0"),
-        (check_fraction, 1.5, "1.5", "[0, 1]"),
-        (check_open_fraction, 0.0, "0.0", "(0, 1)"),
-        (check_open_fraction, 1.0, "1.0", "(0, 1)"),
-        (check_servers, 2.5, "2.5", ">= 1"),
-        (check_servers, -3, "-3", ">= 1"),
-        (check_finite, math.inf, "inf", "finite"),
+        (lambda: mmc(-1.5, 1.0, 4), "-1.5", ">= 0"),
+        (lambda: mmc(math.nan, 1.0, 4), "nan", ">= 0"),
+        (lambda: mmc(math.inf, 1.0, 4), "inf", ">= 0"),
+        (lambda: mmc(1.0, 0.0, 4), "0.0", "> 0"),
+        (lambda: erlang_b(2.5, 1.0), "2.5", ">= 1"),
+        (lambda: erlang_b(-3, 1.0), "-3", ">= 1"),
+        (lambda: mmc(1.0, 1.0, 4).wait_quantile(1.5), "1.5", "in [0, 1]"),
     ],
 )
-def test_scalar_rejections_name_parameter_value_and_range(fn, bad, shown, range_text) -> None:  # type: ignore[no-untyped-def]
+def test_numeric_rejections_name_parameter_value_and_range(call, shown, range_text) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError) as err:
-        fn("param_x", bad)
+        call()
     msg = str(err.value)
-    assert msg.startswith("param_x must be")
-    assert shown in msg
+    assert msg.startswith("'") and "' must be" in msg
+    assert f"(got {shown})" in msg
     assert range_text in msg
 
 
 @pytest.mark.parametrize(
-    ("fn", "arr", "shown"),
+    ("call", "shown"),
     [
-        (check_nonnegative, [1.0, 2.0, -3.0, -4.0], "-3.0"),
-        (check_positive, np.array([[1.0, 0.0]]), "0.0"),
-        (check_fraction, [0.5, np.nan], "nan"),
-        (check_servers, [4, 0, -1], "0"),
-        (check_servers, [4.0, 5.5], "5.5"),
+        (lambda: mmc([1.0, 2.0, -3.0, -4.0], 1.0, 4), "-3.0"),
+        (lambda: mmc(1.0, np.array([[1.0, 0.0]]), 4), "0.0"),
+        (lambda: erlang_c([4, 0, -1], 1.0), "0"),
+        (lambda: erlang_c([4.0, 5.5], 1.0), "5.5"),
     ],
 )
-def test_array_rejections_show_first_offending_element(fn, arr, shown) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match=r"^arr_p must be .*got " + shown.replace(".", r"\.") + "$"):
-        fn("arr_p", arr)
+def test_array_rejections_show_the_first_offending_element(call, shown) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=r"^'\w+' must be .*\(got " + shown.replace(".", r"\.") + r"\)$"):
+        call()
 
 
-def test_accepted_values_and_types() -> None:
-    assert check_servers("c", 4.0) == 4 and isinstance(check_servers("c", 4.0), int)
-    assert check_servers("c", np.int64(3)) == 3
-    out = check_servers("c", [1.0, 2.0])
-    assert isinstance(out, np.ndarray) and out.dtype == np.int64
-    assert check_nonnegative("x", 0) == 0.0 and isinstance(check_nonnegative("x", 0), float)
-    assert check_fraction("f", 1.0) == 1.0
-    assert check_open_fraction("f", 0.5) == 0.5
-    np.testing.assert_array_equal(check_positive("x", [1, 2]), [1.0, 2.0])
-    with pytest.raises(ValueError, match="servers"):
-        check_servers("servers", True)
-    with pytest.raises(ValueError, match="rate"):
-        check_nonnegative("rate", "fast")
+def test_integral_floats_and_numpy_integers_are_servers() -> None:
+    assert erlang_c(4.0, 2.0) == erlang_c(4, 2.0) == erlang_c(np.int64(4), 2.0)
+    out = erlang_c([1.0, 2.0], 0.5)
+    assert isinstance(out, np.ndarray) and out.shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: erlang_c(True, 1.0), "'servers' must be an integer or an array of them (got True that is a bool)"),
+        (lambda: mmc("fast", 1.0, 4), "'arrival_rate' must be a real number or an array of them (got 'fast' that is a str)"),
+        (lambda: evaluate(S.model_dump()), "'scenario' must be a sizing.Scenario (got {"),
+        (lambda: simulate(S, replications=2.0), "'replications' must be an integer (got 2.0 that is a float)"),
+        (lambda: simulate_queue(10.0, 1.0, "4"), "'servers' must be an integer (got '4' that is a str)"),
+        (lambda: simulate_queue(10.0, 1.0, 4, control_variate=1),
+         "'control_variate' must be True or False (got 1 that is a int)"),
+    ],
+)
+def test_wrong_types_are_type_errors(call, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError) as err:
+        call()
+    assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: latency_at(S, 0.0), "'rps' must be a finite number > 0 (got 0.0)"),
+        (lambda: evaluate(S, rps=math.nan), "'rps' must be a finite number > 0 (got nan)"),
+        (lambda: simulate(S, replications=0), "'replications' must be an integer in [1, 1000] (got 0)"),
+        (lambda: simulate(S, warmup_fraction=0.95), "'warmup_fraction' must be a finite number in [0, 0.9] (got 0.95)"),
+        (lambda: simulate(S, max_wall_seconds=0), "'max_wall_seconds' must be a finite number in (0, 86400] (got 0)"),
+        (lambda: simulate_queue(10.0, 1.0, 4, service_family="pareto"),
+         "'service_family' must be in ('auto', 'exponential', 'lognormal', 'constant') (got 'pareto')"),
+        (lambda: simulate_queue(10.0, 1.0, 4, quantiles=(0.5, 1.0)),
+         "'quantiles' must be a finite number in (0, 1) (got 1.0)"),
+        (lambda: Scenario.simple(rps=10, sync_fraction=2, upstream_latency_ms=0),
+         "'sync_fraction' must be a finite number in [0, 1] (got 2)"),
+        (lambda: validate(S, overload="drop"), "'overload' must be in ('shed', 'queue') (got 'drop')"),
+        (lambda: validate(S, seconds=0.5), "'seconds' must be a finite number in [1, 600] (got 0.5)"),
+    ],
+)
+def test_wrong_values_are_value_errors(call, message) -> None:  # type: ignore[no-untyped-def]
+    """The same message shape from the model, the simulator, the scenario and the validation harness (which
+    refuses before anything starts)."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_ggc_broadcasts_and_checks_every_argument() -> None:
+    with pytest.raises(ValueError, match=r"^'arrival_cv2' must be"):
+        ggc(1.0, 1.0, 4, -1.0)
+    assert ggc(np.array([1.0, 2.0]), 1.0, 4).p_wait.shape == (2,)  # type: ignore[union-attr]

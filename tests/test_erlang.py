@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sizing import erlang_b, erlang_c
+from sizing.queueing import erlang_b, erlang_c
 
 mp.mp.dps = 50
 TINY = mp.mpf("1e-300")
@@ -114,7 +114,7 @@ def test_edges_and_types() -> None:
 )
 def test_bad_inputs(args: tuple[float, float], name: str) -> None:
     for fn in (erlang_b, erlang_c):
-        with pytest.raises(ValueError, match=rf"^{name} must be"):
+        with pytest.raises(ValueError, match=rf"^'{name}' must be"):
             fn(*args)
 
 

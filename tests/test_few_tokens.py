@@ -11,9 +11,9 @@ import mpmath
 import pytest
 
 from sizing import evaluate
-from sizing._gil import busy_others_share
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
-from sizing._sim import simulate
+from sizing.model import busy_others_share
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
+from sizing.simulation import simulate
 
 
 def _others_mpmath(c: int, a: float) -> float:
@@ -74,8 +74,8 @@ def test_one_token_at_cpu_07_is_stable_in_both() -> None:
 
 
 def test_later_passes_are_jobs_of_their_own_on_the_core() -> None:
-    from sizing._gil import cpu_segments
-    from sizing._lifecycle import request_phases
+    from sizing.model import cpu_segments
+    from sizing.scenario import request_phases
 
     ep = Endpoint(name="a", share=1, handler="sync", cpu_ms=2.4, response_model=True, sync_dependencies=1)
     # loop + first pass together, then the body's pass, then the response pass (0.6 ms each).

@@ -14,22 +14,26 @@ from sizing import (
     Scenario,
     Targets,
     Traffic,
-    blocking_figure,
-    db_budget_figure,
     latency_at,
-    latency_curve_figure,
     preset,
     recommend,
-    recommended_deployment,
+    stages_at,
+)
+from sizing.figures import (
+    PointEstimate,
+    blocking_figure,
+    blocking_sweep,
+    count_grid,
+    db_budget_figure,
+    latency_curve,
+    latency_curve_figure,
     sensitivity_figure,
     simulation_figure,
-    stages_at,
+    sweep_values,
     utilization_figure,
     wait_sweep_figure,
 )
-from sizing._figures import PointEstimate
-from sizing._figures._data import blocking_sweep, count_grid, latency_curve, sweep_values
-from sizing._model import max_rps
+from sizing.model import max_rps
 
 
 def _traces(fig: Any, kind: str, **meta: Any) -> list[Any]:
@@ -50,7 +54,7 @@ def _one(fig: Any, kind: str, **meta: Any) -> Any:
 @pytest.fixture(scope="module")
 def mixed() -> tuple[Scenario, Deployment]:
     s = preset("mixed service")
-    dep = recommended_deployment(s, recommend(s))
+    dep = recommend(s).deployment_for(s)
     assert dep is not None
     return s, dep
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from sizing import evaluate
-from sizing._ggc import ggc, wait_tail_shape
-from sizing._latency import LatencyDistribution, Stall, Wait
-from sizing._scenario import Scenario
+from sizing.model import LatencyDistribution, Stall, Wait
+from sizing.queueing import ggc, wait_tail_shape
+from sizing.scenario import Scenario
 
 
 def test_stall_piece_moments_and_cdf() -> None:

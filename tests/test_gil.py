@@ -14,7 +14,7 @@ import pytest
 from _gil import simulate_gil
 
 from sizing import evaluate, simulate
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
 
 LOOP_MS = THREAD_MS = 2.0  # a `def` endpoint's cpu_ms of 4 splits evenly over its loop turn and its pass
 IO_MS = 20.0

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sizing import concurrency, poisson_pool_size
+from sizing.queueing import concurrency, poisson_pool_size
 
 
 def test_concurrency() -> None:
@@ -42,5 +42,5 @@ def test_pool_size_values_and_arrays() -> None:
      (poisson_pool_size, (1.0, 1.0, 0.0), "epsilon"), (poisson_pool_size, (1.0, 1.0, 1.0), "epsilon")],
 )
 def test_bad_inputs(fn, args, name) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match=rf"^{name} must be"):
+    with pytest.raises(ValueError, match=rf"^'{name}' must be"):
         fn(*args)

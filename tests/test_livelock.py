@@ -8,10 +8,9 @@ import re
 import pytest
 
 from sizing import evaluate
-from sizing._gil import livelock_rps
-from sizing._lifecycle import request_phases
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
-from sizing._sim import simulate
+from sizing.model import livelock_rps
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic, request_phases
+from sizing.simulation import simulate
 
 
 def _mixed(rps: float, workers: int = 1) -> Scenario:

@@ -7,9 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from sizing import evaluate
-from sizing._lifecycle import request_phases
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
-from sizing._sim import simulate
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic, request_phases
+from sizing.simulation import simulate
 
 
 def cpu_by_phase(ep: Endpoint) -> list[tuple[str | None, float]]:

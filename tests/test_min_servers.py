@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizing import ggc, min_servers, mmc
-from sizing._min_servers import _search
+from sizing.queueing import erlang_c, ggc, min_servers, mmc
 
 
 def _meets(lam: float, s: float, c: int, ca2: float, cs2: float, p: float | None, w: float | None,
@@ -88,16 +87,13 @@ def test_metrics_monotone_so_bisection_is_valid(a: float, p: float, cv: tuple[fl
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 10**6), st.integers(1, 10**6))
-def test_search_bracketing_from_any_start(answer: int, start: int) -> None:
-    calls = []
-
-    def meets(c: int) -> bool:
-        calls.append(c)
-        return c >= answer
-
-    assert _search(meets, 1, start) == answer
-    assert len(calls) <= 4 * math.log2(abs(answer - start) + 2) + 4
+@given(st.floats(1.0, 5e5), st.floats(1e-6, 0.999))
+def test_exactly_minimal_at_any_scale(a: float, p: float) -> None:
+    """Far from its square-root-staffing guess the search brackets and bisects: at every scale the answer is
+    the boundary, checked with Erlang C (independent: the public function, not the search)."""
+    c = min_servers(a, 1.0, max_p_wait=p)
+    assert erlang_c(c, a) <= p
+    assert c - 1 <= a or erlang_c(c - 1, a) > p
 
 
 def test_fractional_and_integer_loads_and_large_targets() -> None:
@@ -113,20 +109,25 @@ def test_fractional_and_integer_loads_and_large_targets() -> None:
     ("kwargs", "match"),
     [({}, "at least one target"), ({"max_p_wait": 0.0}, "cannot be met"), ({"max_mean_wait": 0.0}, "cannot be met"),
      ({"service_level": (1.0, 1.0)}, "cannot be met"), ({"max_wait_quantile": (1.0, 5.0)}, "cannot be met"),
-     ({"max_p_wait": 1.5}, "^max_p_wait must be"), ({"max_mean_wait": -1.0}, "^max_mean_wait must be"),
-     ({"service_level": (0.1, 2.0)}, "^service_level fraction must be"), ({"service_level": 0.9}, "^service_level must be"),
-     ({"max_wait_quantile": (0.99, -1.0)}, "^max_wait_quantile t must be"),
-     ({"max_p_wait": 0.1, "arrival_cv2": -1.0}, "^arrival_cv2")],
+     ({"max_p_wait": 1.5}, "^'max_p_wait' must be"), ({"max_mean_wait": -1.0}, "^'max_mean_wait' must be"),
+     ({"service_level": (0.1, 2.0)}, r"^'service_level\.fraction' must be"),
+     ({"max_wait_quantile": (0.99, -1.0)}, r"^'max_wait_quantile\.t' must be"),
+     ({"max_p_wait": 0.1, "arrival_cv2": -1.0}, "^'arrival_cv2'")],
 )
 def test_bad_targets(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         min_servers(5.0, 1.0, **kwargs)  # type: ignore[arg-type]
 
 
+def test_a_target_that_is_not_a_pair_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"^'service_level' must be a pair \(t, fraction\) \(got 0\.9 that is a float\)$"):
+        min_servers(5.0, 1.0, service_level=0.9)  # type: ignore[arg-type]
+
+
 def test_bad_rates_and_cap() -> None:
-    with pytest.raises(ValueError, match=r"^arrival_rate must be"):
+    with pytest.raises(ValueError, match=r"^'arrival_rate' must be"):
         min_servers(-1.0, 1.0, max_p_wait=0.1)
-    with pytest.raises(ValueError, match=r"^mean_service_time must be"):
+    with pytest.raises(ValueError, match=r"^'mean_service_time' must be"):
         min_servers(1.0, 0.0, max_p_wait=0.1)
     with pytest.raises(ValueError, match="more than 10000000 servers"):
         min_servers(2e7, 1.0, max_p_wait=0.1)

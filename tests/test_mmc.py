@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from sizing import QueueResult, erlang_c, mmc
+from sizing.queueing import QueueResult, erlang_c, mmc
 
 
 def test_example_values() -> None:
@@ -91,15 +91,15 @@ def test_arrays_broadcast() -> None:
      ((float("inf"), 1.0, 2), "arrival_rate"), ((1.0, float("nan"), 2), "mean_service_time")],
 )
 def test_bad_inputs(args: tuple[float, float, int], name: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{name} must be"):
+    with pytest.raises(ValueError, match=rf"^'{name}' must be"):
         mmc(*args)
 
 
 def test_bad_method_inputs() -> None:
     r = mmc(1.0, 1.0, 2)
-    with pytest.raises(ValueError, match=r"^q must be"):
+    with pytest.raises(ValueError, match=r"^'q' must be"):
         r.wait_quantile(1.5)
-    with pytest.raises(ValueError, match=r"^t must be"):
+    with pytest.raises(ValueError, match=r"^'t' must be"):
         r.p_wait_exceeds(-1.0)
 
 

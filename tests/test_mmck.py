@@ -8,7 +8,7 @@ from fractions import Fraction
 import mpmath as mp
 import pytest
 
-from sizing import FiniteQueueResult, mmc, mmck
+from sizing.queueing import FiniteQueueResult, mmc, mmck
 
 
 def _chain(lam: Fraction, mu: Fraction, c: int, k: int) -> list[Fraction]:
@@ -79,5 +79,5 @@ def test_idle() -> None:
      ((1.0, 1.0, 3, 2), "capacity"), ((1.0, 1.0, 2, 2.5), "capacity")],
 )
 def test_bad_inputs(args: tuple[float, float, int, int], name: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{name} must be"):
+    with pytest.raises(ValueError, match=rf"^'{name}' must be"):
         mmck(*args)

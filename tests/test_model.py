@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sizing import Deployment, Endpoint, Runtime, Scenario, Targets, Traffic, evaluate, preset
-from sizing._model import latency_at
-from sizing._presets import PRESETS
+from sizing.model import latency_at
+from sizing.scenario import PRESETS
 
 
 def _erlang_c(c: int, a: float) -> float:
@@ -233,7 +233,7 @@ def test_bad_inputs_are_value_errors_naming_the_field() -> None:
     )
     with pytest.raises(ValueError, match="db_pool_size"):
         evaluate(s)
-    with pytest.raises(ValueError, match=r"rps must be a finite number > 0, got nan"):
+    with pytest.raises(ValueError, match=r"'rps' must be a finite number > 0 \(got nan\)"):
         evaluate(preset(), rps=float("nan"))
 
 

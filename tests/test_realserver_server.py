@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -11,10 +12,16 @@ import warnings
 
 import pytest
 
-from sizing._realserver import ValidationReport, _harness, validate
-from sizing._realserver._report import band_range, disturbance
-from sizing._realserver._server import OwnedProcess, Server, group_alive, start_server
-from sizing._scenario import Scenario
+from sizing.scenario import Scenario
+from sizing.validation import (
+    OwnedProcess,
+    ValidationReport,
+    band_range,
+    disturbance_reason,
+    group_alive,
+    start_server,
+    validate,
+)
 
 pytestmark = pytest.mark.server
 
@@ -70,43 +77,42 @@ def test_owned_process_is_stopped_on_exception() -> None:
     assert _gone(pid)
 
 
-def test_server_is_stopped_after_an_exception_inside_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[Server] = []
+def _server_pid(line: str) -> int | None:
+    found = re.search(r"server pid (\d+)", line)
+    return int(found.group(1)) if found else None
 
-    def recording(*args: object, **kwargs: object) -> Server:
-        server = start_server(*args, **kwargs)  # type: ignore[arg-type]
-        started.append(server)
-        return server
 
-    def failing(*_a: object, **_k: object) -> None:
-        assert started and started[0].proc.alive()
-        raise RuntimeError("failure inside the run")
+def test_server_is_stopped_after_an_exception_inside_the_run() -> None:
+    """A failure once the server runs (here the progress callback raising, as a caller's code may) stops it."""
+    started: list[int] = []
 
-    monkeypatch.setattr(_harness, "start_server", recording)
-    monkeypatch.setattr(_harness, "calibrate", failing)
+    def failing(line: str) -> None:
+        pid = _server_pid(line)
+        if pid is not None:
+            started.append(pid)
+            assert group_alive(pid)
+            raise RuntimeError("failure inside the run")
+
     with pytest.raises(RuntimeError, match="failure inside the run"):
-        validate(TINY, "0.5", seconds=1.0, ceiling=False)
+        validate(TINY, "0.5", seconds=1.0, ceiling=False, progress=failing)
     assert len(started) == 1
-    assert _gone(started[0].proc.pid), "the uvicorn process group outlived the run"
+    assert _gone(started[0]), "the uvicorn process group outlived the run"
 
 
-def test_sigterm_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[Server] = []
+def test_sigterm_stops_the_server() -> None:
+    started: list[int] = []
 
-    def recording(*args: object, **kwargs: object) -> Server:
-        server = start_server(*args, **kwargs)  # type: ignore[arg-type]
-        started.append(server)
-        return server
+    def terminated(line: str) -> None:
+        pid = _server_pid(line)
+        if pid is not None:
+            started.append(pid)
+            os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` of the CLI does
+            time.sleep(5.0)
 
-    def terminated(*_a: object, **_k: object) -> None:
-        os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` of the CLI does
-        time.sleep(5.0)
-
-    monkeypatch.setattr(_harness, "start_server", recording)
-    monkeypatch.setattr(_harness, "calibrate", terminated)
     with pytest.raises(KeyboardInterrupt):
-        validate(TINY, "0.5", seconds=1.0, ceiling=False)
-    assert _gone(started[0].proc.pid)
+        validate(TINY, "0.5", seconds=1.0, ceiling=False, progress=terminated)
+    assert len(started) == 1
+    assert _gone(started[0])
 
 
 def _erlang_c_wait_ms(rate: float, hold_ms: float, c: int) -> float:
@@ -133,7 +139,7 @@ CI_SECONDS = 8.0
 def ci_report() -> tuple[ValidationReport, float]:
     """Two load points of TINY on a real server, shared by the tests below (one run, about 45 s).
 
-    A point disturbed by other processes or the hypervisor (see `disturbance`), or whose generator sent
+    A point disturbed by other processes or the hypervisor (see `disturbance_reason`), or whose generator sent
     late, is repeated, up to three times: on a VM with bursts of scheduling delay (an AnyIO to_thread round
     trip of 2.4 ms at p99) one repeat was not always enough.
     """
@@ -162,7 +168,7 @@ def _unmeasurable(report: ValidationReport) -> str | None:
     why = [
         f"{p.label}: {reason}"
         for p in report.points
-        for reason in (disturbance(p.measured), p.measured.generator_bound and p.measured.generator_reason)
+        for reason in (disturbance_reason(p.measured), p.measured.generator_bound and p.measured.generator_reason)
         if reason
     ]
     if not why:

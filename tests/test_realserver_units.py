@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from sizing._realserver._loadspec import LoadResult, LoadSpec, arrival_offsets, class_choices
-from sizing._realserver._measure import MAX_LAG_P99_MS, PointRun, disturbance, disturbed, latency_ci
-from sizing._realserver._plan import burn_plan, nominal_capacities, parse_points, resolve_points
-from sizing._realserver._report import (
+from sizing.cli import main
+from sizing.model import evaluate
+from sizing.scenario import Deployment, Endpoint, Scenario
+from sizing.validation import (
+    EXIT_ERROR,
+    EXIT_MISS,
+    EXIT_OK,
+    MAX_LAG_P99_MS,
     MAX_OTHER_CPU,
     MAX_STEAL,
     Calibration,
     ClassLatency,
     Measured,
     PointReport,
+    PointRun,
     Predicted,
     ValidationReport,
+    Verdict,
     band_range,
+    burn_plan,
+    disturbance_reason,
+    disturbance_score,
+    disturbed,
+    latency_ci,
+    nominal_capacities,
+    parse_points,
+    repredict,
+    resolve_points,
     verdict,
 )
-from sizing._realserver._report import disturbance as measured_disturbance
-from sizing._scenario import Endpoint, Scenario
+from sizing.validation.loadgen import LoadResult, LoadSpec, arrival_offsets, class_choices
 
 
 def _scenario(**endpoint: Any) -> Scenario:
@@ -167,7 +183,7 @@ def test_app_takes_exactly_the_token_passes_of_the_lifecycle(monkeypatch: pytest
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    from sizing._realserver._app import create_app
+    from sizing.validation.server import create_app
 
     calls = {"n": 0}
     original = anyio.to_thread.run_sync
@@ -205,7 +221,7 @@ def test_app_takes_exactly_the_token_passes_of_the_lifecycle(monkeypatch: pytest
 
 
 def test_burn_spends_thread_cpu() -> None:
-    from sizing._realserver._instruments import burn
+    from sizing.validation.server import burn
 
     # Never short of the target, and over it by a few microseconds of loop: the median of seven burns, as one
     # burn on a contended host once read 6.46 ms (the hypervisor stole 0.25-0.32 cores during that CI run).
@@ -269,34 +285,36 @@ def _predicted(mean: float | None, p99: float | None, max_rps: float | None = 20
 
 def test_verdicts() -> None:
     m = _measured()
-    assert verdict(m, None, False) == "n/a"
-    assert verdict(m, _predicted(54.0, 115.0), False) == "ok"
-    assert verdict(m, _predicted(56.0, 115.0), False) == "MISS mean 56.0 vs 50.0 (+12%)"
-    assert "p99 130.0 vs 100.0 (+30%)" in verdict(m, _predicted(50.0, 130.0), False)
-    assert verdict(m, _predicted(None, None, 105.0), True) == "ok"
-    assert verdict(m, _predicted(None, None, 120.0), True).startswith("MISS max_rps 120 vs 99")
+    assert verdict(m, None, False) == Verdict(status="not_compared", detail="no prediction")
+    assert verdict(m, _predicted(54.0, 115.0), False) == Verdict(status="ok")
+    assert verdict(m, _predicted(56.0, 115.0), False) == Verdict(status="miss", detail="mean 56.0 vs 50.0 (+12%)")
+    assert "p99 130.0 vs 100.0 (+30%)" in verdict(m, _predicted(50.0, 130.0), False).detail
+    assert verdict(m, _predicted(None, None, 105.0), True).status == "ok"
+    missed = verdict(m, _predicted(None, None, 120.0), True)
+    assert missed.status == "miss" and missed.detail.startswith("max_rps 120 vs 99")
     assert verdict(
         _measured(generator_bound=True, generator_reason="lag"), _predicted(50, 100), False
-    ).startswith("not compared")
+    ) == Verdict(status="not_compared", detail="generator-bound (lag)")
+    failed = _predicted(50, 100).model_copy(update={"error": "ValueError: no pool"})
+    assert verdict(m, failed, False) == Verdict(status="error", detail="ValueError: no pool")
 
 
 def test_a_point_the_host_disturbed_is_not_compared() -> None:
     """Hypervisor steal or other processes' CPU past the limits: the point's timing is the host's, so no
     verdict, whether the prediction would have matched or not (throughput past saturation included)."""
-    assert measured_disturbance(_measured()) is None
-    assert measured_disturbance(_measured(steal=MAX_STEAL, other_cpu=MAX_OTHER_CPU)) is None
+    assert disturbance_reason(_measured()) is None
+    assert disturbance_reason(_measured(steal=MAX_STEAL, other_cpu=MAX_OTHER_CPU)) is None
     stolen = _measured(steal=0.21)
-    assert measured_disturbance(stolen) == f"hypervisor steal 0.21 cores > {MAX_STEAL}"
+    assert disturbance_reason(stolen) == f"hypervisor steal 0.21 cores > {MAX_STEAL}"
     for pred, over in (
         (_predicted(50.0, 100.0), False),
         (_predicted(90.0, 300.0), False),
         (_predicted(None, None, 99.0), True),
     ):
-        assert (
-            verdict(stolen, pred, over)
-            == f"not compared: machine disturbed (hypervisor steal 0.21 cores > {MAX_STEAL})"
+        assert verdict(stolen, pred, over) == Verdict(
+            status="not_compared", detail=f"machine disturbed (hypervisor steal 0.21 cores > {MAX_STEAL})"
         )
-    both = measured_disturbance(_measured(steal=0.3, other_cpu=0.5))
+    both = disturbance_reason(_measured(steal=0.3, other_cpu=0.5))
     assert both is not None and "other processes 0.50 cores" in both and "steal 0.30" in both
 
 
@@ -320,15 +338,15 @@ def _run(lag_ms: float, *, other_cpu: float = 0.0, steal: float = 0.0) -> PointR
 
 def test_a_run_is_repeated_when_any_disturbance_passes_its_limit() -> None:
     assert not disturbed(_run(1.0, other_cpu=0.1, steal=0.01))
-    assert disturbance(_run(MAX_LAG_P99_MS / 2)) == pytest.approx(0.5)
-    assert disturbed(_run(1.0, steal=2 * MAX_STEAL)) and disturbance(
+    assert disturbance_score(_run(MAX_LAG_P99_MS / 2)) == pytest.approx(0.5)
+    assert disturbed(_run(1.0, steal=2 * MAX_STEAL)) and disturbance_score(
         _run(1.0, steal=2 * MAX_STEAL)
     ) == pytest.approx(2.0)
     assert disturbed(_run(1.0, other_cpu=1.5 * MAX_OTHER_CPU))
     assert disturbed(_run(2 * MAX_LAG_P99_MS))
     # The least disturbed of several runs is the one kept: the ratios order them.
     runs = [_run(1.0, steal=0.3), _run(8.0), _run(1.0, other_cpu=0.3)]
-    assert min(runs, key=disturbance) is runs[2]
+    assert min(runs, key=disturbance_score) is runs[2]
 
 
 def _report() -> ValidationReport:
@@ -356,7 +374,7 @@ def _report() -> ValidationReport:
             measured=_measured(),
             model=_predicted(51.0, 110.0),
             simulator=None,
-            verdicts={"model": "ok", "simulator": "n/a"},
+            verdicts={"model": Verdict(status="ok"), "simulator": Verdict(status="not_compared", detail="no prediction")},
         ),
         PointReport(
             label="1.2x",
@@ -366,7 +384,10 @@ def _report() -> ValidationReport:
             measured=_measured(mean_ms=2000.0),
             model=_predicted(None, None, 150.0),
             simulator=None,
-            verdicts={"model": "MISS max_rps 150 vs 99 (+52%)", "simulator": "n/a"},
+            verdicts={
+                "model": Verdict(status="miss", detail="max_rps 150 vs 99 (+52%)"),
+                "simulator": Verdict(status="not_compared", detail="no prediction"),
+            },
         ),
     ]
     return ValidationReport(
@@ -396,8 +417,9 @@ def test_report_table_markdown_and_json() -> None:
     rows = [ln for ln in md.splitlines() if ln.startswith("|")]
     assert len(rows) == 4 and all(r.count("|") == rows[0].count("|") for r in rows)
     back = ValidationReport.model_validate_json(report.model_dump_json())
-    assert back == report and back.format == "sizing-validate/1"
-    assert report.misses() == ["demo 1.2x (96 rps) model: MISS max_rps 150 vs 99 (+52%)"]
+    assert back == report and back.format == "sizing-validate/2"
+    assert report.misses() == ["demo 1.2x (96 rps) model: miss: max_rps 150 vs 99 (+52%)"]
+    assert report.errors() == [] and report.exit_code() == EXIT_MISS
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float, sigma: float) -> np.ndarray:
@@ -456,17 +478,18 @@ def test_verdict_with_the_measured_uncertainty() -> None:
     assert band_range(m, "mean_ms") == pytest.approx((45.0, 55.0))
     assert band_range(m, "mean_ms", ci=True) == pytest.approx((42.0, 58.0))
     assert band_range(m, "p99_ms", ci=True) == pytest.approx((70.0, 160.0))
-    assert verdict(m, _predicted(57.5, 155.0), False).startswith("MISS mean 57.5 vs 50.0 (+15%)")
-    assert verdict(m, _predicted(57.5, 155.0), False, ci=True) == "ok"
-    assert verdict(m, _predicted(58.5, 165.0), False, ci=True) == (
-        "MISS mean 58.5 vs 50.0 (+17%, allowed 42.0..58.0), p99 165.0 vs 100.0 (+65%, allowed 70.0..160.0)"
+    assert verdict(m, _predicted(57.5, 155.0), False).detail.startswith("mean 57.5 vs 50.0 (+15%)")
+    assert verdict(m, _predicted(57.5, 155.0), False, ci=True).status == "ok"
+    assert verdict(m, _predicted(58.5, 165.0), False, ci=True) == Verdict(
+        status="miss",
+        detail="mean 58.5 vs 50.0 (+17%, allowed 42.0..58.0), p99 165.0 vs 100.0 (+65%, allowed 70.0..160.0)",
     )
     # Without an interval (an old result) the band is the bar's.
     assert band_range(_measured(), "p99_ms", ci=True) == pytest.approx((80.0, 120.0))
 
 
 def test_framework_cpu_and_burn_at_a_points_rate() -> None:
-    from sizing._realserver._calibrate import CalibrationData, burns_at, framework_at
+    from sizing.validation import CalibrationData, burns_at, framework_at
 
     sc = _scenario(cpu_ms=2.5)
     cal = CalibrationData(framework_cpu_ms={"a": 2.0}, framework_mix_ms_at={100.0: 1.8, 300.0: 1.4})
@@ -480,7 +503,7 @@ def test_framework_cpu_and_burn_at_a_points_rate() -> None:
 
 def test_gc_pauses_in_a_point_window_are_counted_once() -> None:
     """Samples repeat the recent pauses: each counts once, only inside the window, share from the totals."""
-    from sizing._realserver._measure import _gc_in_window
+    from sizing.validation import gc_in_window
 
     def sample(t: float, total_ms: float, full: list[tuple[float, float]]) -> dict[str, object]:
         return {"pid": 7, "t": t, "gc": {"n": [0, 0, len(full)], "ms": [total_ms, 0.0, 0.0], "full": full}}
@@ -491,10 +514,10 @@ def test_gc_pauses_in_a_point_window_are_counted_once() -> None:
         sample(11.0, 140.0, pauses[:2]),
         sample(12.0, 200.0, pauses[:3]),
     ]
-    n, longest, share = _gc_in_window(samples, 10.0, 12.0)
+    n, longest, share = gc_in_window(samples, 10.0, 12.0)
     assert (n, longest) == (2, 60.0)  # 9.0 is before the window, 13.0 after it
     assert share == pytest.approx((200.0 - 100.0) / 1000.0 / 2.0)
-    assert _gc_in_window([{"pid": 7, "t": 1.0}], 0.0, 2.0) == (None, None, None)  # a server without GC data
+    assert gc_in_window([{"pid": 7, "t": 1.0}], 0.0, 2.0) == (None, None, None)  # a server without GC data
 
 
 def test_admission_answers_503_past_the_limit_and_counts_it() -> None:
@@ -502,7 +525,7 @@ def test_admission_answers_503_past_the_limit_and_counts_it() -> None:
     limit off, or the first one done, the next is admitted. Internal routes are never refused."""
     import asyncio
 
-    from sizing._realserver._instruments import Admission, AdmissionGate
+    from sizing.validation.server import Admission, AdmissionGate
 
     release = asyncio.Event()
 
@@ -542,20 +565,17 @@ def test_admission_answers_503_past_the_limit_and_counts_it() -> None:
     assert gate.shed == 1 and gate.in_flight == 0
 
 
-def test_cpu_control_brings_a_request_to_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cpu_control_brings_a_request_to_its_target() -> None:
     """The control law on a synthetic process: each request costs F = 1.6 ms of framework CPU (noisy) plus
     the burns at the current factor (B = 1 ms planned at factor 1); asked for a target of F + 2 ms, the
     factor settles at 2 and the CPU per request at the target. (On a real server: the CI server test.)"""
     import asyncio
     import random
 
-    from sizing._realserver import _instruments
-    from sizing._realserver._instruments import Control, GcClock, Meter, control_cpu
+    from sizing.validation.server import Control, GcClock, Meter, control_cpu
 
-    monkeypatch.setattr(_instruments, "_CONTROL_BATCH_S", 0.0)
-    monkeypatch.setattr(_instruments, "_CONTROL_POLL_S", 0.0005)
     framework, planned, target = 1.6, 1.0, 3.6
-    control, meter, rng = Control(), Meter(), random.Random(3)
+    control, meter, rng = Control(poll_s=0.0005, batch_s=0.0), Meter(), random.Random(3)
     control.enabled, control.target_ms = True, target
     clock = [0.0]
     spent: list[float] = []
@@ -583,7 +603,7 @@ def test_cpu_control_brings_a_request_to_its_target(monkeypatch: pytest.MonkeyPa
 def test_band_allows_for_what_a_run_this_long_shows() -> None:
     """A long-run p99 P shows as M in [0.8 P, 1.1 P] in runs this long: a measured 100 allows P in
     [100 / 1.1, 100 / 0.8], and the bar's 20% of 100 on each side."""
-    from sizing._realserver._report import WindowSpread
+    from sizing.validation import WindowSpread
 
     m = _measured(mean_ms=50.0, p99_ms=100.0)
     w = WindowSpread(runs=200, window=900, warmup=100, mean_ratio=(0.95, 1.04), p99_ratio=(0.8, 1.1))
@@ -591,5 +611,61 @@ def test_band_allows_for_what_a_run_this_long_shows() -> None:
     assert lo == pytest.approx(100 / 1.1 - 20) and hi == pytest.approx(100 / 0.8 + 20)
     lo, hi = band_range(m, "mean_ms", window=w) or (0.0, 0.0)
     assert lo == pytest.approx(50 / 1.04 - 5) and hi == pytest.approx(50 / 0.95 + 5)
-    assert verdict(m, _predicted(50.0, 140.0), False, window=w) == "ok"
-    assert verdict(m, _predicted(50.0, 140.0), False).startswith("MISS p99")
+    assert verdict(m, _predicted(50.0, 140.0), False, window=w).status == "ok"
+    assert verdict(m, _predicted(50.0, 140.0), False).detail.startswith("p99")
+
+
+# --- verdict status and exit codes --------------------------------------------------------------------
+
+
+def _with_scenario(report: ValidationReport, scenario: Scenario) -> ValidationReport:
+    return report.model_copy(update={"scenario": scenario.model_dump(mode="json")})
+
+
+def test_a_model_that_raises_gives_error_verdicts_and_exit_3(tmp_path: Path) -> None:
+    """Regression: a run whose model or simulator raised used to exit 0 (its verdict text began "error",
+    and only verdicts beginning "MISS" counted). Here both raise for real: the stored scenario holds a DB
+    connection with a pool of 0, which evaluate and simulate refuse (validate itself refuses it upfront)."""
+    broken = _scenario(db_hold_ms=5.0).model_copy(
+        update={"deployment": Deployment(thread_tokens=4, db_pool_size=0, db_max_overflow=0)}
+    )
+    with pytest.raises(ValueError, match="db_pool_size"):
+        evaluate(broken)
+    again = repredict(_with_scenario(_report(), broken))
+    for p in again.points:
+        assert p.verdicts["model"].status == "error" and "db_pool_size" in p.verdicts["model"].detail
+        assert p.verdicts["simulator"].status == "error"
+    assert len(again.errors()) == 4 and again.exit_code() == EXIT_ERROR
+    path = tmp_path / "stored.json"
+    path.write_text(_with_scenario(_report(), broken).model_dump_json(), encoding="utf-8")
+    assert main(["validate", str(path), "--repredict", "--quiet"]) == EXIT_ERROR
+
+
+def test_exit_codes_of_a_stored_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 when every comparison is in band or not compared, 1 on a miss (the model's max_rps at 1.2x)."""
+    report = _report()
+    ok = report.model_copy(update={"points": report.points[:1]})
+    assert ok.exit_code() == EXIT_OK
+    assert report.exit_code() == EXIT_MISS
+    path = tmp_path / "stored.json"
+    path.write_text(report.model_dump_json(), encoding="utf-8")
+    assert main(["validate", str(path), "--repredict", "--quiet", "--format", "json"]) in (EXIT_OK, EXIT_MISS)
+    out = json.loads(capsys.readouterr().out)
+    assert out["format"] == "sizing-validate/2" and out["predicted"] is not None
+    path.write_text("{}", encoding="utf-8")
+    assert main(["validate", str(path), "--repredict"]) == 2
+    assert "not a validation report" in capsys.readouterr().err
+
+
+def test_reports_of_format_1_are_read() -> None:
+    """Stored results whose verdicts were plain strings keep their meaning."""
+    data = json.loads(_report().model_dump_json())
+    data["format"] = "sizing-validate/1"
+    data["points"][0]["verdicts"] = {"model": "ok", "simulator": "n/a"}
+    data["points"][1]["verdicts"] = {"model": "MISS max_rps 150 vs 99 (+52%)", "simulator": "error: boom"}
+    old = ValidationReport.model_validate(data)
+    assert old.format == "sizing-validate/2"
+    assert old.points[0].verdicts["simulator"] == Verdict(status="not_compared", detail="no prediction")
+    assert old.points[1].verdicts["model"] == Verdict(status="miss", detail="max_rps 150 vs 99 (+52%)")
+    assert old.points[1].verdicts["simulator"] == Verdict(status="error", detail="boom")
+    assert old.exit_code() == EXIT_ERROR

@@ -8,10 +8,8 @@ import subprocess
 import pytest
 
 from sizing import Deployment, Endpoint, Scenario, Targets, Traffic, evaluate, preset, recommend
-from sizing._model import target_misses
-from sizing._presets import PRESETS
-from sizing._snippets import PYTHON_SNIPPETS, SHELL_SNIPPETS
-from sizing._stages import solve_worker
+from sizing.model import PYTHON_SNIPPETS, SHELL_SNIPPETS, missed_targets
+from sizing.scenario import PRESETS
 
 SCENARIOS = {
     **{name: preset(name) for name in sorted(PRESETS)},
@@ -28,7 +26,7 @@ SCENARIOS = {
 
 
 def _misses(s: Scenario, dep: Deployment) -> list[str]:
-    return target_misses(s, dep, solve_worker(s, s.traffic.peak_rps, dep))
+    return missed_targets(s, dep)
 
 
 _RECOMMENDED: dict[str, Deployment] = {}

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scipy import stats
 
-from sizing import Deployment, Endpoint, Scenario, Targets, Traffic, lognormal_cv2_from_p99, preset
-from sizing._presets import PRESETS
+from sizing import Deployment, Endpoint, Scenario, Targets, Traffic, preset
+from sizing.scenario import PRESETS, lognormal_cv2_from_p99
 
 
 def _one(**kw: object) -> Scenario:
@@ -95,7 +95,7 @@ def test_simple_constructor_one_line() -> None:
     assert s.deployment.db_pool_size == 8 and s.deployment.cores_per_host == 4
     assert all(e.upstream_latency_ms == 40 and e.upstream_calls == 1 for e in s.endpoints)
     assert len(Scenario.simple(rps=1, sync_fraction=1.0, upstream_latency_ms=0).endpoints) == 1
-    with pytest.raises(ValueError, match=r"sync_fraction must be in \[0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"'sync_fraction' must be a finite number in \[0, 1\] \(got 2\)"):
         Scenario.simple(rps=1, sync_fraction=2, upstream_latency_ms=1)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
-from sizing._sim import SimulationResult, simulate
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
+from sizing.simulation import SimulationResult, simulate
 
 
 def strict_json(r: SimulationResult) -> Any:
@@ -204,7 +204,6 @@ def test_empirical_samples_replace_a_step() -> None:
         ({"seed": -1}, "seed"),
         ({"max_wall_seconds": 0}, "max_wall_seconds"),
         ({"max_wall_seconds": math.inf}, "max_wall_seconds"),
-        ({"progress": 3}, "progress"),
         ({"empirical": {"disk": [1.0]}}, "empirical key"),
         ({"empirical": {"nope/db": [1.0]}}, "empirical key"),
         ({"empirical": {"db": []}}, "at least 1 sample"),
@@ -216,6 +215,12 @@ def test_bad_arguments_name_the_parameter(kwargs: dict[str, Any], name: str) -> 
     s = Scenario.simple(rps=100, sync_fraction=0.5, upstream_latency_ms=50)
     with pytest.raises(ValueError, match=name):
         simulate(s, **kwargs)
+
+
+def test_a_progress_that_is_not_callable_is_a_type_error() -> None:
+    s = Scenario.simple(rps=100, sync_fraction=0.5, upstream_latency_ms=50)
+    with pytest.raises(TypeError, match=r"^'progress' must be a callable"):
+        simulate(s, progress=3)  # type: ignore[arg-type]
 
 
 def test_db_users_need_a_pool() -> None:

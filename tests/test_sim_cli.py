@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import subprocess
@@ -11,19 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from sizing import _cli_simulate
-from sizing._scenario import Scenario
+from sizing.cli import main
+from sizing.scenario import Scenario
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None = None,
         monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="python -m sizing")
-    _cli_simulate.register(parser.add_subparsers(dest="command", required=True))
     if stdin is not None:
         assert monkeypatch is not None
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    args = parser.parse_args(argv)
-    code = args.func(args)
+    code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -79,12 +75,6 @@ def test_bad_option_value_exits_2(scenario_file: Path, capsys: pytest.CaptureFix
 
 
 def test_module_entry_point(scenario_file: Path) -> None:
-    try:
-        from sizing._cli import build_parser
-
-        build_parser()
-    except ImportError as exc:  # another subcommand's module has not landed yet
-        pytest.skip(f"python -m sizing does not import yet: {exc}")
     proc = subprocess.run(
         [sys.executable, "-m", "sizing", "simulate", str(scenario_file), "--format", "json", "--requests",
          "4000", "--replications", "2"],

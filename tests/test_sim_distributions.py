@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sizing._sim._distributions import (
+from sizing.simulation import (
     Sampler,
     Stream,
     arrival_sampler,
@@ -66,10 +66,10 @@ def test_stream_serves_blocks_in_order() -> None:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: arrival_sampler(0.0, 1.0), "inter-arrival time mean"),
-        (lambda: service_sampler(-1.0, 1.0), "service mean"),
+        (lambda: arrival_sampler(0.0, 1.0), "'interarrival_mean' must be"),
+        (lambda: service_sampler(-1.0, 1.0), "'service_mean' must be"),
         (lambda: service_sampler(1.0, 2.0, "exponential"), "cv2 = 1"),
-        (lambda: service_sampler(1.0, float("inf")), "service cv2"),
+        (lambda: service_sampler(1.0, float("inf")), "'service_cv2' must be"),
         (lambda: empirical_sampler([float("nan")], "io"), "finite"),
     ],
 )

@@ -23,10 +23,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sizing._model import evaluate
-from sizing._presets import PRESETS, preset
-from sizing._scenario import Deployment, Endpoint, Scenario, Traffic
-from sizing._sim import SimulationResult, simulate
+from sizing.model import evaluate
+from sizing.scenario import PRESETS, Deployment, Endpoint, Scenario, Traffic, preset
+from sizing.simulation import SimulationResult, simulate
 
 FULL = os.environ.get("SIZING_SIM_GRID") == "full"
 RHOS = (0.3, 0.5, 0.7, 0.85, 0.95) if FULL else (0.5, 0.8)

@@ -1,4 +1,4 @@
-"""What a finite run shows (sizing/_sim/_windows.py), against the vectorised FIFO queue simulator.
+"""What a finite run shows (`sizing.simulation.simulate_windows`), against the vectorised FIFO queue simulator.
 
 A `def` endpoint whose pass is a constant 11.85 ms (tiny CPU, no hand-off) behind 2 tokens is an M/D/2
 queue plus that constant: the worker engine's runs of 870 requests and the lock-step G/G/c simulator's runs of
@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from test_sim_queue import MDc
 
-from sizing._scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
-from sizing._sim._distributions import Sampler, arrival_sampler
-from sizing._sim._mmc_fast import _lockstep
-from sizing._sim._windows import simulate_windows
+from sizing.scenario import Deployment, Endpoint, Runtime, Scenario, Traffic
+from sizing.simulation import Sampler, arrival_sampler, queue_waits, simulate_windows
 
 HOLD, RATE_PER_S, WINDOW, WARM = 11.85, 124.2, 870, 124
 
@@ -27,10 +25,9 @@ def test_run_p99s_match_the_queue_simulator_and_sit_under_the_long_run() -> None
                   runtime=Runtime(token_handoff_ms=0.0))
     means, p99s = simulate_windows(sc, WINDOW, WARM, runs=600, seed=5)
     lam = RATE_PER_S / 1000.0
-    ref = _lockstep(arrival_sampler(1 / lam, 1.0), Sampler("constant", HOLD, 0.0), 2, 2000, WARM + WINDOW, WARM,
-                    np.random.default_rng(6), keep=True)
-    assert ref.waits is not None
-    ref_p99 = np.quantile(ref.waits.astype(float), 0.99, axis=0) + HOLD
+    waits = queue_waits(arrival_sampler(1 / lam, 1.0), Sampler("constant", HOLD, 0.0), 2, customers=WARM + WINDOW,
+                        warmup=WARM, replications=2000, seed=6)
+    ref_p99 = np.quantile(waits.astype(float), 0.99, axis=0) + HOLD
     exact = MDc(lam, HOLD, 2)
     long_run = exact.quantile(0.99) + HOLD
     for q in (0.1, 0.5, 0.9):

@@ -19,18 +19,12 @@ Exact references:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
-import numpy as np
 import pytest
 
-from sizing._lifecycle import Phase, Step
-from sizing._sim._aggregate import Summary, summarise
-from sizing._sim._api import _hold_floor
-from sizing._sim._distributions import Sampler, service_sampler
-from sizing._sim._program import compile_worker
-from sizing._sim._worker import run_replication
+from sizing.scenario import Phase, Step
+from sizing.simulation import Sampler, Summary, compile_worker, run_program, service_sampler
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -52,12 +46,7 @@ def run(
     reps: int = 8, seed: int = 0,
 ) -> Summary:
     spec = compile_worker(lam_per_ms, 1.0, [("a", 1.0, phases)], capacity, exponential_steps)
-    runs = [
-        run_replication(spec, n, n // 10, np.random.default_rng(s), deadline=time.perf_counter() + 120,
-                        margin=n // 2)
-        for s in np.random.SeedSequence(seed).spawn(reps)
-    ]
-    return summarise(spec, runs, 1, _hold_floor(spec))
+    return run_program(spec, requests=n, warmup=n // 10, replications=reps, seed=seed)
 
 
 def stage(s: Summary, name: str) -> tuple[float, float, float]:

@@ -1,0 +1,101 @@
+"""Config to paste, generated from a deployment. Python snippets compile; shell snippets parse with bash -n."""
+
+from __future__ import annotations
+
+from sizing.scenario._models import Deployment
+
+__all__ = ["PYTHON_SNIPPETS", "SHELL_SNIPPETS", "snippets_for"]
+
+PYTHON_SNIPPETS = ("lifespan", "httpx", "sqlalchemy", "sqlalchemy_async", "asyncpg", "psycopg_pool")
+SHELL_SNIPPETS = ("uvicorn", "gunicorn")
+
+
+def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, str]:
+    pool = dep.db_pool_size
+    overflow = dep.db_max_overflow
+    http = dep.http_max_connections
+    keepalive = min(http, max(20, http // 2))
+    tokens = dep.thread_tokens
+    workers = dep.workers_per_host
+    return {
+        "lifespan": f"""\
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from prometheus_client import Gauge
+
+THREAD_TOKENS = {tokens}
+tokens_waiting = Gauge("anyio_threadpool_tasks_waiting", "Tasks queued for an AnyIO thread token")
+tokens_borrowed = Gauge("anyio_threadpool_tokens_borrowed", "AnyIO thread tokens in use")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    # Must run inside the event loop: one limiter per loop, so per worker process.
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens = THREAD_TOKENS
+
+    def sample() -> float:
+        stats = limiter.statistics()
+        tokens_borrowed.set(stats.borrowed_tokens)
+        return stats.tasks_waiting
+
+    tokens_waiting.set_function(sample)
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+""",
+        "httpx": f"""\
+import httpx
+
+# One client per worker process, created in the lifespan and closed on shutdown.
+client = httpx.AsyncClient(
+    limits=httpx.Limits(max_connections={http}, max_keepalive_connections={keepalive}),
+    timeout=httpx.Timeout(5.0, pool=5.0),
+)
+""",
+        "sqlalchemy": f"""\
+from sqlalchemy import create_engine
+
+engine = create_engine(
+    DATABASE_URL,
+    pool_size={pool},
+    max_overflow={overflow},
+    pool_timeout=30,
+    pool_pre_ping=True,
+)
+""",
+        "sqlalchemy_async": f"""\
+from sqlalchemy.ext.asyncio import create_async_engine
+
+engine = create_async_engine(
+    DATABASE_URL,
+    pool_size={pool},
+    max_overflow={overflow},
+    pool_timeout=30,
+    pool_pre_ping=True,
+)
+""",
+        "asyncpg": f"""\
+import asyncpg
+
+
+async def make_pool(dsn: str) -> asyncpg.Pool:
+    # acquire() waits forever by default: bound it with a timeout at the call site.
+    return await asyncpg.create_pool(dsn, min_size={pool + overflow}, max_size={pool + overflow})
+""",
+        "psycopg_pool": f"""\
+from psycopg_pool import ConnectionPool
+
+pool = ConnectionPool(conninfo=DATABASE_URL, min_size={pool + overflow}, max_size={pool + overflow}, timeout=30)
+""",
+        "uvicorn": (
+            f"uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers} "
+            "--loop uvloop --http httptools\n"
+        ),
+        "gunicorn": (
+            f"gunicorn {app_path} -k uvicorn_worker.UvicornWorker --workers {workers} --bind 0.0.0.0:8000\n"
+        ),
+    }

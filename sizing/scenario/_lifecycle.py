@@ -1,0 +1,107 @@
+"""How one request of an endpoint class moves through a worker process: the reference semantics.
+
+The analytic model, the simulator and the emulating server all read a request as this sequence of
+phases, so the three agree on what is modelled:
+
+* Every request first takes a turn on the **event loop** (a single server per process): parsing, routing,
+  and for an `async def` handler its whole body, including any blocking call made inside it
+  (`blocking_in_async_ms`: the loop is held, the CPU is free, every other request of the process waits).
+* Each **thread-token pass** is a FIFO visit to the AnyIO limiter (c = thread_tokens). The token is held
+  for the pass's steps plus a fixed hand-off (`Runtime.token_handoff_ms`, dispatch until the awaiting task
+  runs again). Passes come one after the other and each rejoins the back of the queue: `def` dependencies
+  first, then the `def` endpoint body, then response validation when `response_model` is set.
+* Inside a phase, steps run in order: `cpu` needs the process's single core (the GIL, one server shared by
+  the loop and all threads; the loop keeps it from one turn to the next and goes before queued threads, as
+  CPython's event loop holds the GIL across its callbacks), `db` acquires a pooled DB connection and
+  holds it (nested: a `def` handler keeps its token while it waits for the connection), `http` acquires an
+  httpx pool connection for one upstream call, `io` is a pure delay, `block` holds the loop without using
+  the CPU.
+* An `async def` handler's DB, upstream and other I/O happen after its loop turn, awaiting, holding neither
+  a token nor the loop. When they are done the handler needs the loop again to return its response: a
+  second loop turn with no CPU of its own (its cost is in the first turn's share) that waits behind
+  whatever the loop is doing, like any turn. A `def` handler's response goes out in the turn where its
+  last pass hands back the token (the hand-off).
+* `cpu_ms` is split evenly over the request's loop turn and its token passes, unless `loop_cpu_ms` says
+  how much of it runs on the loop: then the rest is split evenly over the passes. FastAPI's own work
+  (parsing, routing, serialising the response) runs on the loop, so for a light `def` body with a
+  `response_model` the even split puts too much CPU inside the token passes.
+* A step's duration has mean `mean_ms` and squared coefficient of variation `cv2`: constant when cv2 = 0,
+  otherwise lognormal with that mean and cv2 (the usual shape of I/O latency; cv2 = 1 is a lognormal too,
+  not an exponential). `cpu` and `block` steps are constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sizing.scenario._models import Endpoint, Runtime
+
+__all__ = ["Phase", "Step", "request_phases"]
+
+StepKind = Literal["cpu", "db", "http", "io", "block"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A piece of a request's time: `mean_ms` long with squared coefficient of variation `cv2`."""
+
+    kind: StepKind
+    mean_ms: float
+    cv2: float
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A span holding one resource: the event loop, a thread token, or nothing (`holds=None`)."""
+
+    holds: Literal["loop", "token"] | None
+    steps: tuple[Step, ...]
+    handoff_ms: float = 0.0
+
+    @property
+    def hold_ms(self) -> float:
+        """Mean time the held resource is occupied, without any waiting inside the phase."""
+        return sum(s.mean_ms for s in self.steps) + self.handoff_ms
+
+
+def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[Phase, ...]:
+    """The phases of one request of `endpoint`, in order (see the module docstring)."""
+    runtime = runtime or Runtime()
+    handoff = runtime.token_handoff_ms
+    passes = endpoint.token_passes
+    if endpoint.loop_cpu_ms is None:
+        loop_cpu = pass_cpu = endpoint.cpu_ms / (1 + passes)
+    else:
+        loop_cpu = endpoint.loop_cpu_ms
+        pass_cpu = (endpoint.cpu_ms - loop_cpu) / passes if passes else 0.0
+
+    def cpu(ms: float) -> tuple[Step, ...]:
+        return (Step("cpu", ms, 0.0),) if ms > 0 else ()
+
+    io: list[Step] = []
+    if endpoint.db_hold_ms > 0:
+        io.append(Step("db", endpoint.db_hold_ms, endpoint.db_hold_cv2_effective))
+    if endpoint.upstream_latency_ms > 0:
+        for _ in range(endpoint.upstream_calls):
+            io.append(Step("http", endpoint.upstream_latency_ms, endpoint.upstream_latency_cv2_effective))
+    if endpoint.other_io_ms > 0:
+        io.append(Step("io", endpoint.other_io_ms, endpoint.other_io_cv2_effective))
+
+    phases: list[Phase] = []
+    if endpoint.handler == "sync":
+        phases.append(Phase("loop", cpu(loop_cpu)))
+        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
+        phases.append(Phase("token", cpu(pass_cpu) + tuple(io), handoff))
+        if endpoint.response_model:
+            phases.append(Phase("token", cpu(pass_cpu), handoff))
+    else:
+        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
+        block = (
+            (Step("block", endpoint.blocking_in_async_ms, 0.0),) if endpoint.blocking_in_async_ms > 0 else ()
+        )
+        phases.append(Phase("loop", cpu(loop_cpu) + block))
+        if io:
+            phases.append(Phase(None, tuple(io)))
+            phases.append(Phase("loop", ()))
+    return tuple(phases)

@@ -1,0 +1,199 @@
+"""`simulate(scenario)`: the worker process of a scenario, simulated request by request."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sizing._checks import check_callable, check_int, check_real, check_type
+from sizing.scenario._lifecycle import Step, request_phases
+from sizing.scenario._models import Scenario
+from sizing.simulation._aggregate import summarise
+from sizing.simulation._distributions import Sampler, empirical_sampler, service_sampler
+from sizing.simulation._program import WorkerSpec, compile_worker
+from sizing.simulation._result import SimulationResult
+from sizing.simulation._worker import Replication, run_replication
+
+__all__ = ["simulate"]
+
+STEP_KINDS = ("cpu", "db", "http", "io", "block")
+Progress = Callable[[float], object]
+Empirical = Mapping[str, Sequence[float] | NDArray[np.float64]]
+
+_MAX_REQUESTS = 100_000_000
+_MIN_MEASURED_PER_REPLICATION = 100
+# Calls to `progress` at most this often (seconds): a Streamlit bar redraw is not free.
+_PROGRESS_EVERY_S = 0.1
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    requests: int = 200_000,
+    replications: int = 5,
+    seed: int = 0,
+    warmup_fraction: float = 0.1,
+    max_wall_seconds: float = 60.0,
+    progress: Progress | None = None,
+    empirical: Empirical | None = None,
+    admission_limit: int | None = None,
+) -> SimulationResult:
+    """Simulate one worker process of `scenario` at its share of the peak rate, request by request.
+
+    The resources and each request's path follow sizing/_lifecycle.py exactly. `requests` counts every
+    simulated request of every replication, warm-up included (the cost is proportional to it); each of
+    the `replications` independent runs (seeded from `seed`) drops its first `warmup_fraction`.
+    `progress(fraction)` is called now and then (returning False stops the run early, like the wall-clock
+    cap `max_wall_seconds`). `empirical` maps a step kind ("db", "http", "io", "cpu", "block") or
+    "endpoint name/kind" to measured durations in ms, resampled in place of the step's lognormal.
+    `admission_limit`: a worker refuses at once (uses nothing, not measured) an arrival that finds this
+    many requests in it, as uvicorn's --limit-concurrency answers 503; `shed_fraction` says how many.
+    """
+    check_type("scenario", scenario, Scenario, "a sizing.Scenario")
+    check_int("replications", replications, lo=1, hi=1000)
+    check_real("warmup_fraction", warmup_fraction, lo=0.0, hi=0.9)
+    # At least _MIN_MEASURED_PER_REPLICATION requests measured in each replication.
+    smallest = math.ceil(_MIN_MEASURED_PER_REPLICATION / (1.0 - warmup_fraction)) * replications
+    check_int("requests", requests, lo=smallest, hi=_MAX_REQUESTS)
+    check_int("seed", seed, lo=0, hi=2**63 - 1)
+    check_real("max_wall_seconds", max_wall_seconds, lo=0.0, hi=86_400.0, lo_open=True)
+    if admission_limit is not None:
+        check_int("admission_limit", admission_limit, lo=1, hi=10**7)
+    if progress is not None:
+        check_callable("progress", progress, "a callable taking a fraction in [0, 1]")
+    laws = _empirical_laws(scenario, empirical or {})
+    dep = scenario.deployment
+    db_users = [e.name for e in scenario.endpoints if e.uses_db and e.share > 0]
+    if db_users and dep.db_connections_per_worker == 0:
+        raise ValueError(
+            f"deployment.db_pool_size + db_max_overflow is 0 but {db_users[0]!r} holds a DB connection: "
+            "give a pool of at least 1"
+        )
+    return _simulate(scenario, requests, replications, seed, float(warmup_fraction), float(max_wall_seconds),
+                     progress, laws, admission_limit)
+
+
+def _empirical_laws(scenario: Scenario, empirical: Empirical) -> dict[str, Sampler]:
+    if not isinstance(empirical, Mapping):
+        raise ValueError(f"empirical must map a step kind or 'endpoint/kind' to samples, got {empirical!r}")
+    names = {e.name for e in scenario.endpoints}
+    laws = {}
+    for key, values in empirical.items():
+        endpoint, _, kind = str(key).rpartition("/")
+        if kind not in STEP_KINDS or (endpoint and endpoint not in names):
+            raise ValueError(
+                f"empirical key must be one of {list(STEP_KINDS)} or 'endpoint/kind' with an endpoint of the "
+                f"scenario ({sorted(names)}), got {key!r}"
+            )
+        laws[str(key)] = empirical_sampler(values, str(key))
+    return laws
+
+
+def _spec(scenario: Scenario, laws: dict[str, Sampler]) -> WorkerSpec:
+    dep = scenario.deployment
+
+    def sampler_for(name: str, step: Step) -> Sampler:
+        law = laws.get(f"{name}/{step.kind}") or laws.get(step.kind)
+        return law if law is not None else service_sampler(step.mean_ms, step.cv2)
+
+    classes = [(e.name, e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
+    capacity = (1, 1, dep.thread_tokens, dep.db_connections_per_worker, dep.http_max_connections)
+    rate_per_ms = scenario.traffic.peak_rps / dep.workers / 1000.0
+    return compile_worker(rate_per_ms, scenario.traffic.arrival_cv2, classes, capacity, sampler_for)
+
+
+def _simulate(
+    scenario: Scenario,
+    requests: int,
+    reps: int,
+    seed: int,
+    warmup_fraction: float,
+    max_wall_seconds: float,
+    progress: Progress | None,
+    laws: dict[str, Sampler],
+    admission_limit: int | None = None,
+) -> SimulationResult:
+    start = time.perf_counter()
+    deadline = start + max_wall_seconds
+    spec = _spec(scenario, laws)
+    dep = scenario.deployment
+    n = requests // reps
+    warm = int(n * warmup_fraction)
+    margin = max(n // 2, 1000)
+    done: list[Replication] = []
+    partial: list[Replication] = []
+    simulated = 0
+    stopped = False
+    last_call = [start]
+    for i, child in enumerate(np.random.SeedSequence(seed).spawn(reps)):
+
+        def tick(arrivals: int, i: int = i) -> bool:
+            if progress is None:
+                return True
+            now = time.perf_counter()
+            if now - last_call[0] < _PROGRESS_EVERY_S:
+                return True
+            last_call[0] = now
+            return progress(min((i + arrivals / n) / reps, 1.0)) is not False
+
+        rep = run_replication(spec, n, warm, np.random.default_rng(child), deadline=deadline, margin=margin,
+                              tick=tick, admission_limit=admission_limit)
+        simulated += rep.arrivals
+        if rep.truncated:
+            partial.append(rep)
+            stopped = True
+            break
+        done.append(rep)
+    if progress is not None and not stopped:
+        progress(1.0)
+    notes = [
+        f"One worker simulated at {scenario.traffic.peak_rps:g} rps / {dep.workers} worker(s) = "
+        f"{spec.rate_per_ms * 1000:g} rps, assuming the fleet splits the load evenly (a random split of a "
+        "renewal process is only approximately renewal).",
+        f"Arrivals: renewal process with cv2 {scenario.traffic.arrival_cv2:g} ({spec.arrival.family}); step "
+        "times lognormal with each step's mean and cv2, constant when cv2 is 0.",
+    ]
+    if laws:
+        notes.append(f"Empirical samples replace the step times of: {', '.join(sorted(laws))}.")
+    if admission_limit is not None:
+        notes.append(f"Admission: a worker refuses arrivals that find {admission_limit} requests in it.")
+    if dep.workers_per_host > dep.cores_per_host:
+        notes.append(
+            f"workers_per_host ({dep.workers_per_host}) exceeds cores_per_host ({dep.cores_per_host}): CPU "
+            "contention between worker processes of a host is not simulated."
+        )
+    used = done or partial
+    if stopped:
+        bias = "" if done else "; the partial one is reported and biased toward fast requests"
+        notes.append(
+            f"Truncated after {time.perf_counter() - start:.1f} s: {len(done)} of {reps} replication(s) "
+            f"completed{bias}."
+        )
+    s = summarise(spec, used, dep.workers)
+    wall = time.perf_counter() - start
+    thr = s.throughput_per_worker_rps
+    return SimulationResult(
+        rps=scenario.traffic.peak_rps,
+        rps_per_worker=spec.rate_per_ms * 1000.0,
+        workers=dep.workers,
+        stable=s.stable,
+        stages=s.stages,
+        latency=s.latency,
+        throughput_rps=None if thr is None else thr * dep.workers,
+        ci=s.ci,
+        replications=len(done),
+        requests=simulated,
+        measured_requests=sum(r.completed for r in used),
+        seed=seed,
+        warmup_fraction=warmup_fraction,
+        wall_seconds=wall,
+        requests_per_second=simulated / wall if wall > 0 else 0.0,
+        truncated=stopped,
+        shed_fraction=sum(r.shed for r in used) / max(sum(r.measured + r.shed for r in used), 1),
+        histogram=s.histogram,
+        notes=notes + s.notes,
+    )

@@ -1,0 +1,385 @@
+"""The emulating FastAPI application: one route per endpoint class, reproducing `request_phases` exactly.
+
+Started by uvicorn as `sizing.validation.server:create_app --factory`; the scenario comes in the
+environment variable SIZING_REALSERVER_CONFIG (JSON: {"scenario": ..., "seed": int}).
+
+Route `/e/{i}` is endpoint class i:
+* `def` handler: an `async def` dependency burns the loop turn's CPU on the event loop, each `def`
+  dependency is one token pass, the `def` body is the main pass (CPU, DB hold, upstream calls, other I/O),
+  and with `response_model` the body returns a dict that FastAPI validates in the threadpool (a second
+  pass; FastAPI does so only for a `def` endpoint that has a response field and does not return a
+  Response, see fastapi.routing.serialize_response) where a model validator burns that pass's CPU.
+  Without `response_model` the body returns a `Response`, so no response field exists and no pass is added.
+* `async def` handler: `def` dependencies are token passes, the body burns the loop turn's CPU and blocks
+  the loop with `time.sleep` for `blocking_in_async_ms`, then awaits DB, upstream and other I/O; the
+  response turn after it is the handler resuming on the loop to return.
+
+CPU is burned metered by the thread's own CPU clock, so a burn costs the requested CPU even when the
+thread waits for the GIL or is preempted. The framework's own CPU per request moves with the load (the loop
+batches more when busy), so a burn plan made from a calibration without burn leaves a request a few percent
+off `cpu_ms`: with control on, a loop task measures the CPU per request in batches (full GC pauses and the
+/_stats samples taken off, as the model counts GC separately) and scales every burn to hold the mix at its
+target. With `admit` set, requests past that many in flight on the endpoint routes get an immediate 503,
+as uvicorn's --limit-concurrency would answer them: at overload the backlog stays bounded.
+Internal routes: `/_stats` (limiter statistics, pools, CPU clock, burn factor, shed count), `/_config`
+(burn plan, control, admission and thread tokens, set by the harness; answers with the worker's pid),
+`/_trivial` (the generator's ceiling and the client overhead), `/_handoff` (a fixed 10 ms `def` body to
+measure the token hand-off at saturation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Request, Response
+from pydantic import BaseModel, model_validator
+
+from sizing.scenario._lifecycle import Phase, Step, request_phases
+from sizing.scenario._models import Scenario
+from sizing.validation.server._instruments import (
+    Admission,
+    AdmissionGate,
+    Control,
+    GcClock,
+    Meter,
+    burn,
+    control_cpu,
+)
+
+__all__ = ["CONFIG_ENV", "HANDOFF_BODY_MS", "create_app"]
+
+CONFIG_ENV = "SIZING_REALSERVER_CONFIG"
+HANDOFF_BODY_MS = 10.0
+_OK = b'{"ok":true}'
+
+
+class _SyncPool:
+    """A pool of `size` connections for threads: held while the thread keeps its token (like QueuePool)."""
+
+    def __init__(self, name: str, size: int, meter: Meter) -> None:
+        self.name = name
+        self.sem = threading.Semaphore(size)
+        self.lock = threading.Lock()
+        self.in_use = 0
+        self.waiting = 0
+        self.meter = meter
+
+    def hold(self, seconds: float) -> None:
+        with self.lock:
+            self.waiting += 1
+        self.sem.acquire()
+        with self.lock:
+            self.waiting -= 1
+            self.in_use += 1
+        try:
+            _sleep_measured(self.meter, self.name, seconds)
+        finally:
+            with self.lock:
+                self.in_use -= 1
+            self.sem.release()
+
+
+class _AsyncPool:
+    """A pool of `size` connections for coroutines (an asyncio semaphore, created inside the loop)."""
+
+    def __init__(self, name: str, size: int, meter: Meter) -> None:
+        self.name = name
+        self.size = size
+        self.sem: asyncio.Semaphore | None = None
+        self.in_use = 0
+        self.waiting = 0
+        self.meter = meter
+
+    async def hold(self, seconds: float) -> None:
+        if self.sem is None:
+            self.sem = asyncio.Semaphore(self.size)
+        self.waiting += 1
+        await self.sem.acquire()
+        self.waiting -= 1
+        self.in_use += 1
+        try:
+            await _asleep_measured(self.meter, self.name, seconds)
+        finally:
+            self.in_use -= 1
+            self.sem.release()
+
+
+def _sleep_measured(meter: Meter, kind: str, seconds: float) -> None:
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    meter.add(f"{kind}.n")
+    meter.add(f"{kind}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
+
+
+async def _asleep_measured(meter: Meter, kind: str, seconds: float) -> None:
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    meter.add(f"{kind}.n")
+    meter.add(f"{kind}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
+
+
+class _State:
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(seed * 1_000_003 + os.getpid())
+        self.meter = Meter()
+        dep = scenario.deployment
+        size = dep.db_connections_per_worker
+        self.db_sync = _SyncPool("db_sync", size, self.meter)
+        self.db_async = _AsyncPool("db_async", size, self.meter)
+        self.http_sync = _SyncPool("http_sync", dep.http_max_connections, self.meter)
+        self.http_async = _AsyncPool("http_async", dep.http_max_connections, self.meter)
+        # burns[class][phase]: CPU ms per phase; 0 until the harness has measured the framework's own CPU.
+        self.burns: list[list[float]] = [[0.0] * len(request_phases(e)) for e in scenario.endpoints]
+        self.handoff_bodies: deque[tuple[float, float]] = deque(maxlen=20_000)
+        self.gc = GcClock()
+        gc.callbacks.append(self.gc)
+        self.control = Control()
+        self.gate = AdmissionGate()
+
+    def draw_s(self, step: Step) -> float:
+        """One service time (seconds) from the step's distribution: constant for cv2 0, else lognormal."""
+        if step.mean_ms <= 0.0:
+            return 0.0
+        if step.cv2 <= 0.0:
+            return step.mean_ms / 1000.0
+        s2 = math.log1p(step.cv2)
+        mu = math.log(step.mean_ms) - s2 / 2.0
+        return self.rng.lognormvariate(mu, math.sqrt(s2)) / 1000.0
+
+    def burn(self, ms: float) -> None:
+        ms *= self.control.factor
+        if ms > 0.0:
+            used = burn(ms)
+            self.meter.add("cpu.n")
+            self.meter.add("cpu.req_ms", ms)
+            self.meter.add("cpu.used_ms", used)
+
+    def planned_burn_ms(self) -> float:
+        """The burn per request of the mix at factor 1 (ms)."""
+        eps = self.scenario.endpoints
+        return math.fsum(e.share * math.fsum(row) for e, row in zip(eps, self.burns, strict=True))
+
+
+def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> None:
+    for step in steps:
+        if step.kind == "cpu":
+            state.burn(burn_ms)
+        elif step.kind == "db":
+            state.db_sync.hold(state.draw_s(step))
+        elif step.kind == "http":
+            state.http_sync.hold(state.draw_s(step))
+        else:  # io, and block (the loop turn of an async handler runs this on the loop on purpose)
+            _sleep_measured(state.meter, step.kind, state.draw_s(step))
+
+
+async def _run_steps_async(state: _State, steps: tuple[Step, ...]) -> None:
+    for step in steps:
+        if step.kind == "db":
+            await state.db_async.hold(state.draw_s(step))
+        elif step.kind == "http":
+            await state.http_async.hold(state.draw_s(step))
+        elif step.kind == "io":
+            await _asleep_measured(state.meter, "io", state.draw_s(step))
+        else:
+            raise AssertionError(f"step {step.kind} cannot follow an async handler's loop turn")
+
+
+class _Validated(BaseModel):
+    """The response model of a `def` endpoint with `response_model`: validating it is the last pass."""
+
+    c: int
+    p: int
+
+    @model_validator(mode="after")
+    def _burn_pass(self) -> _Validated:
+        st = _STATE
+        if st is not None:
+            st.burn(st.burns[self.c][self.p])
+            st.meter.add(f"pass.{self.c}")
+        return self
+
+
+_STATE: _State | None = None  # one per worker process; set by create_app
+
+
+def _token_dep(state: _State, c: int, p: int) -> Callable[[], None]:
+    def dep() -> None:
+        state.burn(state.burns[c][p])
+        state.meter.add(f"pass.{c}")
+
+    dep.__name__ = f"dep_{c}_{p}"
+    return dep
+
+
+def _loop_dep(state: _State, c: int, p: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def loop_turn() -> None:
+        state.burn(state.burns[c][p])
+
+    return loop_turn
+
+
+def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
+    ep = state.scenario.endpoints[c]
+    phases = request_phases(ep)
+    deps: list[Any] = []
+    body: Phase | None = None
+    body_index = -1
+    after: list[tuple[int, Phase]] = []
+    for p, phase in enumerate(phases):
+        if ep.handler == "sync":
+            if phase.holds == "loop":
+                if phase.steps:  # no cpu in the loop turn: add no dependency (and no framework cost)
+                    deps.append(Depends(_loop_dep(state, c, p), use_cache=False))
+            elif body is None and p == len(phases) - 1 - int(ep.response_model):
+                body, body_index = phase, p
+            elif body is None:
+                deps.append(Depends(_token_dep(state, c, p), use_cache=False))
+            else:
+                after.append((p, phase))
+        else:
+            if phase.holds == "token":
+                deps.append(Depends(_token_dep(state, c, p), use_cache=False))
+            elif phase.holds == "loop" and body is None:
+                body, body_index = phase, p
+            elif phase.holds is None:
+                after.append((p, phase))
+            # A loop phase after the I/O is the response turn: returning from the awaited I/O takes it.
+    assert body is not None
+    path = f"/e/{c}"
+    if ep.handler == "sync":
+        body_steps, bi = body.steps, body_index
+        if ep.response_model:
+            ((vp, _),) = after
+
+            def sync_validated() -> dict[str, int]:
+                _run_steps_sync(state, body_steps, state.burns[c][bi])
+                state.meter.add(f"pass.{c}")
+                state.meter.add(f"done.{c}")
+                return {"c": c, "p": vp}
+
+            app.get(path, dependencies=deps, response_model=_Validated)(sync_validated)
+        else:
+
+            def sync_plain() -> Response:
+                _run_steps_sync(state, body_steps, state.burns[c][bi])
+                state.meter.add(f"pass.{c}")
+                state.meter.add(f"done.{c}")
+                return Response(_OK, media_type="application/json")
+
+            app.get(path, dependencies=deps)(sync_plain)
+    else:
+        loop_steps, li = body.steps, body_index
+        io_steps: tuple[Step, ...] = after[0][1].steps if after else ()
+
+        async def async_handler() -> Response:
+            # The loop turn: CPU and blocking run here on purpose, holding the event loop.
+            _run_steps_sync(state, loop_steps, state.burns[c][li])
+            if io_steps:
+                await _run_steps_async(state, io_steps)
+            state.meter.add(f"done.{c}")
+            return Response(_OK, media_type="application/json")
+
+        app.get(path, dependencies=deps)(async_handler)
+
+
+def create_app(config: dict[str, Any] | None = None) -> FastAPI:
+    """The emulating app for the scenario in `config` or in $SIZING_REALSERVER_CONFIG."""
+    global _STATE
+    if config is None:
+        config = json.loads(os.environ[CONFIG_ENV])
+    scenario = Scenario.model_validate(config["scenario"])
+    state = _State(scenario, int(config.get("seed", 0)))
+    _STATE = state
+    tokens = scenario.deployment.thread_tokens
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Only inside the running loop: the limiter is per event loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+        control = asyncio.create_task(control_cpu(state.control, state.meter, state.gc, state.planned_burn_ms))
+        yield
+        control.cancel()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(Admission, gate=state.gate)
+    for c in range(len(scenario.endpoints)):
+        _add_class_route(app, state, c)
+
+    @app.get("/_stats")
+    async def stats() -> Response:
+        lim = anyio.to_thread.current_default_thread_limiter().statistics()
+        out = {
+            "pid": os.getpid(),
+            "t": time.monotonic(),
+            "cpu_s": time.process_time(),
+            "borrowed_tokens": lim.borrowed_tokens,
+            "total_tokens": lim.total_tokens,
+            "tasks_waiting": lim.tasks_waiting,
+            "pools": {
+                p.name: {"in_use": p.in_use, "waiting": p.waiting}
+                for p in (state.db_sync, state.db_async, state.http_sync, state.http_async)
+            },
+            "counts": state.meter.snapshot(),
+            "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
+            "burn_factor": state.control.factor,
+            "control_batches": state.control.batches,
+            "shed": state.gate.shed,
+            "in_flight": state.gate.in_flight,
+        }
+        state.meter.add("stats.n")
+        return Response(json.dumps(out).encode(), media_type="application/json")
+
+    @app.get("/_handoff_bodies")
+    async def handoff_bodies() -> Response:
+        data = list(state.handoff_bodies)
+        state.handoff_bodies.clear()
+        return Response(json.dumps(data).encode(), media_type="application/json")
+
+    @app.post("/_config")
+    async def configure(request: Request) -> Response:
+        body = json.loads(await request.body())
+        if "burns" in body:
+            burns = [[float(x) for x in row] for row in body["burns"]]
+            if [len(r) for r in burns] != [len(r) for r in state.burns]:
+                return Response(b'{"error":"burns shape"}', status_code=400)
+            state.burns = burns
+        if "tokens" in body:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = int(body["tokens"])
+        if "control" in body:
+            ctl = body["control"]
+            state.control.enabled = bool(ctl["enabled"])
+            state.control.target_ms = float(ctl.get("target_ms", state.control.target_ms))
+            state.control.stats_cost_s = float(ctl.get("stats_cost_s", state.control.stats_cost_s))
+            state.control.idle_cores = float(ctl.get("idle_cores", state.control.idle_cores))
+            if "factor" in ctl:
+                state.control.factor = float(ctl["factor"])
+        if "admit" in body:
+            state.gate.limit = None if body["admit"] is None else int(body["admit"])
+        out = {"pid": os.getpid(), "burn_factor": state.control.factor}
+        return Response(json.dumps(out).encode(), media_type="application/json")
+
+    @app.get("/_trivial")
+    async def trivial() -> Response:
+        return Response(_OK, media_type="application/json")
+
+    @app.get("/_handoff")
+    def handoff() -> Response:
+        t0 = time.monotonic()
+        time.sleep(HANDOFF_BODY_MS / 1000.0)
+        state.handoff_bodies.append((t0, time.monotonic()))
+        return Response(_OK, media_type="application/json")
+
+    return app
