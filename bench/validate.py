@@ -2,7 +2,7 @@
 
     python bench/validate.py [--seconds 20] [--only NAME ...] [--runtime scenario|measured]
 
-Writes bench/results/<name>.json (format sizing-validate/1, see sizing/_realserver/_report.py) for each
+Writes bench/results/<name>.json (format sizing-validate/2, see `sizing.validation.ValidationReport`) for each
 scenario and bench/results/summary.md (every table, the machine, and every miss). Run it at normal
 priority on a quiet machine: each point records the CPU other processes used and the CPU the hypervisor
 stole while it ran; a point past 0.25 cores of the first or 0.05 of the second is repeated (the least
@@ -200,6 +200,8 @@ def _summary(reports: list[ValidationReport], wall_s: float, args: argparse.Name
     misses = [miss for r in reports for miss in r.misses()]
     lines.append("Misses:" if misses else "No misses.")
     lines.extend(f"- {miss}" for miss in misses)
+    errors = [error for r in reports for error in r.errors()]
+    lines.extend(["Predictions that failed:", *(f"- {e}" for e in errors)] if errors else [])
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -245,7 +247,7 @@ def _compact(reports: list[ValidationReport]) -> str:
         for p in r.points:
             m, mo, si = p.measured, p.model, p.simulator
             over = overloaded(p.fraction, mo)
-            verdict = "; ".join(p.verdicts.get(k, "n/a") for k in ("model", "simulator"))
+            verdict = "; ".join(str(p.verdicts[k]) if k in p.verdicts else "-" for k in ("model", "simulator"))
             rows.append(
                 "| "
                 + " | ".join(

@@ -18,9 +18,9 @@ Wait tails (building blocks of the deployment model's latency distributions)
 
 >>> from sizing.queueing import erlang_c, mmc
 >>> erlang_c(10, 8.0)
-0.40918015079644343
+0.4091801507964435
 >>> mmc(80.0, 0.1, 10).wait_quantile(0.99)
-0.1855785216283418
+0.18557852162834182
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ scenarios without loading numpy.
 
 >>> from sizing.scenario import preset, request_phases
 >>> crud = preset("sync SQLAlchemy CRUD")
->>> [p.holds for p in request_phases(crud.endpoints[0])]
-['loop', 'token', 'token', 'token']
+>>> " ".join(str(p.holds) for p in request_phases(crud.endpoints[0]))
+'loop token token token'
 """
 
 from __future__ import annotations

@@ -358,8 +358,8 @@ class Scenario(_Model):
         `def` handlers (threadpool), the rest `async def`.
 
         >>> s = Scenario.simple(rps=200, sync_fraction=0.5, upstream_latency_ms=80, db_pool_size=5)
-        >>> [e.handler for e in s.endpoints]
-        ['sync', 'async']
+        >>> tuple(e.handler for e in s.endpoints)
+        ('sync', 'async')
         """
         check_real("sync_fraction", sync_fraction, lo=0.0, hi=1.0)
         calls = 1 if upstream_latency_ms > 0 else 0

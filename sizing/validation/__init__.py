@@ -13,7 +13,7 @@ Harness parts (public for unit tests of the plan, the measurement and the verdic
     Options, check_scenario, admission_limit, parse_points, resolve_points, nominal_capacities,
     burn_plan, LoadPoint, verdict, band_range, disturbance_reason, overloaded, PointRun, analyze,
     latency_ci, disturbance_score, disturbed, gc_in_window, MAX_LAG_P99_MS, MAX_OTHER_CPU, MAX_STEAL,
-    CalibrationData, burns_at, framework_at, OwnedProcess, Server, start_server, group_alive
+    CalibrationData, burns_at, framework_at, OwnedProcess, Server, start_server, group_alive, lean_boot
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from sizing.validation._measure import (
 )
 from sizing.validation._plan import LoadPoint, burn_plan, nominal_capacities, parse_points, resolve_points
 from sizing.validation._predict import repredict
-from sizing.validation._processes import OwnedProcess, Server, group_alive, start_server
+from sizing.validation._processes import OwnedProcess, Server, group_alive, lean_boot, start_server
 from sizing.validation._report import (
     EXIT_ERROR,
     EXIT_MISS,
@@ -91,6 +91,7 @@ __all__ = [
     "gc_in_window",
     "group_alive",
     "latency_ci",
+    "lean_boot",
     "nominal_capacities",
     "overloaded",
     "parse_points",
