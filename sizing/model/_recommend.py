@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sizing._checks import check_type
 from sizing.model._evaluate import evaluate, overall_p99, target_misses
-from sizing.model._results import Evaluation, Finding, Recommendation, Setting
+from sizing.model._results import Evaluation, Finding, FindingCode, Recommendation, Setting, Stage, StageName
 from sizing.model._snippets import snippets_for
 from sizing.model._worker import WorkerSolution, solve_worker, useful_token_cap
 from sizing.scenario._lifecycle import request_phases
@@ -195,24 +196,7 @@ def recommend(scenario: Scenario) -> Recommendation:
             "(`def` dependencies, response_model on `def` endpoints)",
         )
 
-    budget = t.max_pool_wait_p99_ms
-    sized = z.size_pools(dep, budget)
-    if sized is None or not z.meets(sized):
-        lo, hi = 0.0, budget
-        best: Deployment | None = None
-        for _ in range(30):
-            mid = 0.5 * (lo + hi)
-            cand = z.size_pools(dep, mid)
-            if cand is not None and z.meets(cand):
-                best, lo = cand, mid
-            else:
-                hi = mid
-            if hi - lo <= 1e-3 * max(budget, 1.0):
-                break
-        if best is None:
-            cand = z.size_pools(dep, 0.0)
-            best = cand if cand is not None and z.meets(cand) else None
-        sized = best
+    sized = _pools_within_budget(z, dep, t.max_pool_wait_p99_ms)
     if sized is None:
         return _infeasible(
             dep,
@@ -225,19 +209,7 @@ def recommend(scenario: Scenario) -> Recommendation:
     final = _minimise(z, sized)
     ev = evaluate(scenario, deployment=final)
     settings = _reasons(scenario, base, final, ev)
-    impossible: list[Finding] = []
-    if final.fleet_db_connections > final.db_connection_budget:
-        need = final.fleet_db_connections + final.db_reserved_connections
-        impossible.append(
-            Finding(
-                code="fleet_db_over_budget",
-                severity="critical",
-                message=f"{final.workers} workers x {final.db_pool_size} connections = {final.fleet_db_connections} "
-                f"DB connections are needed at peak but the server allows {final.db_connection_budget}: raise "
-                f"max_connections to at least {need}, put PgBouncer in transaction mode in front of the database "
-                "(client connections then share few server connections), or shorten the time a connection is held",
-            )
-        )
+    impossible = _over_db_budget(final)
     return Recommendation(
         feasible=not impossible and ev.meets_targets,
         settings=settings,
@@ -245,6 +217,46 @@ def recommend(scenario: Scenario) -> Recommendation:
         impossible=impossible,
         snippets=snippets_for(final),
     )
+
+
+def _pools_within_budget(z: _Sizer, dep: Deployment, budget: float) -> Deployment | None:
+    """Pools and tokens sized to the pool-wait budget; when that misses the end-to-end p99, the largest
+    tighter budget that meets it (bisection), or None when even a zero budget cannot."""
+    sized = z.size_pools(dep, budget)
+    if sized is not None and z.meets(sized):
+        return sized
+    lo, hi = 0.0, budget
+    best: Deployment | None = None
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        cand = z.size_pools(dep, mid)
+        if cand is not None and z.meets(cand):
+            best, lo = cand, mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-3 * max(budget, 1.0):
+            break
+    if best is None:
+        cand = z.size_pools(dep, 0.0)
+        best = cand if cand is not None and z.meets(cand) else None
+    return best
+
+
+def _over_db_budget(final: Deployment) -> list[Finding]:
+    """The fleet needs more DB connections than the server allows: no per-worker setting fixes that."""
+    if final.fleet_db_connections <= final.db_connection_budget:
+        return []
+    need = final.fleet_db_connections + final.db_reserved_connections
+    return [
+        Finding(
+            code="fleet_db_over_budget",
+            severity="critical",
+            message=f"{final.workers} workers x {final.db_pool_size} connections = {final.fleet_db_connections} "
+            f"DB connections are needed at peak but the server allows {final.db_connection_budget}: raise "
+            f"max_connections to at least {need}, put PgBouncer in transaction mode in front of the database "
+            "(client connections then share few server connections), or shorten the time a connection is held",
+        )
+    ]
 
 
 def _latency_floor(scenario: Scenario, dep: Deployment) -> float:
@@ -280,19 +292,51 @@ def _minimise(z: _Sizer, dep: Deployment) -> Deployment:
     return dep
 
 
+@dataclass(frozen=True, slots=True)
+class _Sized:
+    """A recommended deployment and its evaluation: what every reason reads."""
+
+    scenario: Scenario
+    dep: Deployment
+    ev: Evaluation
+
+    def stage(self, name: StageName) -> Stage:
+        found = self.ev.stage(name)
+        assert found is not None
+        return found
+
+    def margin(self, what: str) -> str:
+        """The reason of a number that the headroom target set, not the latency targets."""
+        t, ev = self.scenario.targets, self.ev
+        return (
+            f"the smallest {what} that keeps the {t.min_headroom:g}x headroom target (saturation at {ev.max_rps:.4g} "
+            f"rps, the peak is {ev.rps:.4g}): one less would meet the latency targets but saturate sooner"
+        )
+
+    def by_headroom(self, name: str) -> bool:
+        return _held_by_headroom(self.scenario, self.dep, name)
+
+
 def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluation) -> list[Setting]:
-    t = scenario.targets
-    stages = {s.name: s for s in ev.stages}
-    cpu, tok, db, http = stages["cpu"], stages["thread_tokens"], stages["db_pool"], stages["http_pool"]
+    """Every recommended number with the constraint that decided it."""
+    sized = _Sized(scenario, dep, ev)
     uses_db, uses_http, uses_tokens = _uses(scenario)
-    cap = useful_token_cap(scenario, dep, scenario.traffic.peak_rps)
-    out = [
+    return [
+        *_worker_reasons(sized),
+        _token_reason(sized, uses_tokens, uses_db),
+        *_db_reasons(sized, uses_db),
+        _http_reason(sized, uses_http),
+    ]
+
+
+def _worker_reasons(sized: _Sized) -> list[Setting]:
+    dep, ev, t = sized.dep, sized.ev, sized.scenario.targets
+    cpu = sized.stage("cpu")
+    return [
         Setting(
             name="hosts",
             value=dep.hosts,
-            reason=(
-                f"{dep.workers} workers are needed and a host has {dep.cores_per_host} cores (one worker per core)"
-            ),
+            reason=f"{dep.workers} workers are needed and a host has {dep.cores_per_host} cores (one worker per core)",
         ),
         Setting(
             name="workers_per_host",
@@ -304,87 +348,74 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
             ),
         ),
     ]
-    margin = (
-        f"the smallest {{}} that keeps the {t.min_headroom:g}x headroom target (saturation at {ev.max_rps:.4g} "
-        f"rps, the peak is {ev.rps:.4g}): one less would meet the latency targets but saturate sooner"
+
+
+def _token_reason(sized: _Sized, uses_tokens: bool, uses_db: bool) -> Setting:
+    dep, ev = sized.dep, sized.ev
+    if not uses_tokens:
+        return Setting(
+            name="thread_tokens",
+            value=dep.thread_tokens,
+            reason="no `def` handler or dependency: the threadpool is idle, left as given",
+        )
+    tok = sized.stage("thread_tokens")
+    why = (
+        f"smallest count whose p99 token wait ({tok.wait_p99_ms or 0:.1f} ms) and end-to-end p99 "
+        f"({ev.overall.p99_ms or 0:.1f} ms) meet the targets; tokens are held {tok.hold_ms:.1f} ms per pass"
     )
-    if uses_tokens:
-        why = (
-            f"smallest count whose p99 token wait ({tok.wait_p99_ms or 0:.1f} ms) and end-to-end p99 "
-            f"({ev.overall.p99_ms or 0:.1f} ms) meet the targets; tokens are held {tok.hold_ms:.1f} ms per pass"
+    if sized.by_headroom("thread_tokens"):
+        why = sized.margin("count") + f"; p99 token wait {tok.wait_p99_ms or 0:.1f} ms, held {tok.hold_ms:.1f} ms per pass"
+    cap = useful_token_cap(sized.scenario, dep, sized.scenario.traffic.peak_rps)
+    if uses_db and cap is not None:
+        why += (
+            f"; threads past {cap} would only queue for the {dep.db_pool_size} DB connections"
+            if dep.thread_tokens <= cap
+            else f"; above the {cap} the DB pool absorbs: the extra threads wait for connections"
         )
-        if _held_by_headroom(scenario, dep, "thread_tokens"):
-            why = (
-                margin.format("count")
-                + f"; p99 token wait {tok.wait_p99_ms or 0:.1f} ms, held {tok.hold_ms:.1f} ms per pass"
-            )
-        if uses_db and cap is not None:
-            why += (
-                f"; threads past {cap} would only queue for the {dep.db_pool_size} DB connections"
-                if dep.thread_tokens <= cap
-                else f"; above the {cap} the DB pool absorbs: the extra threads wait for connections"
-            )
-        out.append(Setting(name="thread_tokens", value=dep.thread_tokens, reason=why))
-    else:
-        out.append(
-            Setting(
-                name="thread_tokens",
-                value=dep.thread_tokens,
-                reason="no `def` handler or dependency: the threadpool is idle, left as given",
-            )
-        )
-    if uses_db:
-        out.append(
-            Setting(
-                name="db_pool_size",
-                value=dep.db_pool_size,
-                reason=(
-                    (
-                        margin.format("pool")
-                        if _held_by_headroom(scenario, dep, "db_pool_size")
-                        else f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets "
-                        "the targets"
-                    )
-                    + f"; {db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the "
-                    f"fleet total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}"
-                ),
-            )
-        )
-        out.append(
-            Setting(name="db_max_overflow", value=0, reason="a fixed pool makes the fleet budget exact")
-        )
-    else:
-        out.append(
-            Setting(name="db_pool_size", value=dep.db_pool_size, reason="no endpoint uses the DB: as given")
-        )
-        out.append(
-            Setting(name="db_max_overflow", value=dep.db_max_overflow, reason="no endpoint uses the DB")
-        )
-    if uses_http:
-        out.append(
-            Setting(
-                name="http_max_connections",
-                value=dep.http_max_connections,
-                reason=(
-                    (
-                        margin.format("pool") + f" (found full by {http.p_wait:.3%} of upstream calls)"
-                        if _held_by_headroom(scenario, dep, "http_max_connections")
-                        else f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
-                        f"(now {http.p_wait:.3%}) with the p99 wait within target"
-                    )
-                    + f"; {http.utilization * http.servers:.1f} calls in flight on average"
-                ),
-            )
-        )
-    else:
-        out.append(
-            Setting(
-                name="http_max_connections",
-                value=dep.http_max_connections,
-                reason="no upstream calls: as given",
-            )
-        )
-    return out
+    return Setting(name="thread_tokens", value=dep.thread_tokens, reason=why)
+
+
+def _db_reasons(sized: _Sized, uses_db: bool) -> list[Setting]:
+    dep = sized.dep
+    if not uses_db:
+        return [
+            Setting(name="db_pool_size", value=dep.db_pool_size, reason="no endpoint uses the DB: as given"),
+            Setting(name="db_max_overflow", value=dep.db_max_overflow, reason="no endpoint uses the DB"),
+        ]
+    db = sized.stage("db_pool")
+    decided = (
+        sized.margin("pool")
+        if sized.by_headroom("db_pool_size")
+        else f"smallest pool whose p99 wait for a connection ({db.wait_p99_ms or 0:.1f} ms) meets the targets"
+    )
+    return [
+        Setting(
+            name="db_pool_size",
+            value=dep.db_pool_size,
+            reason=decided
+            + f"; {db.utilization * db.servers:.1f} connections busy on average; max_overflow 0 keeps the "
+            f"fleet total fixed at {dep.fleet_db_connections} of {dep.db_connection_budget}",
+        ),
+        Setting(name="db_max_overflow", value=0, reason="a fixed pool makes the fleet budget exact"),
+    ]
+
+
+def _http_reason(sized: _Sized, uses_http: bool) -> Setting:
+    dep, t = sized.dep, sized.scenario.targets
+    if not uses_http:
+        return Setting(name="http_max_connections", value=dep.http_max_connections, reason="no upstream calls: as given")
+    http = sized.stage("http_pool")
+    decided = (
+        sized.margin("pool") + f" (found full by {http.p_wait:.3%} of upstream calls)"
+        if sized.by_headroom("http_max_connections")
+        else f"smallest pool found full by at most {t.http_pool_exhaustion:.2%} of upstream calls "
+        f"(now {http.p_wait:.3%}) with the p99 wait within target"
+    )
+    return Setting(
+        name="http_max_connections",
+        value=dep.http_max_connections,
+        reason=decided + f"; {http.utilization * http.servers:.1f} calls in flight on average",
+    )
 
 
 def _held_by_headroom(scenario: Scenario, dep: Deployment, name: str) -> bool:
@@ -397,7 +428,7 @@ def _held_by_headroom(scenario: Scenario, dep: Deployment, name: str) -> bool:
     return [m for m in misses if m != "db_max_connections"] == ["min_headroom"]
 
 
-def _infeasible(dep: Deployment, code: str, message: str) -> Recommendation:
+def _infeasible(dep: Deployment, code: FindingCode, message: str) -> Recommendation:
     settings = [
         Setting(name=n, value=getattr(dep, n), reason="not sized: see impossible")
         for n in (

@@ -32,6 +32,7 @@ StageName = Literal["event_loop", "cpu", "thread_tokens", "db_pool", "http_pool"
 Severity = Literal["info", "warning", "critical"]
 FindingCode = Literal[
     "approximation_uncertain",
+    "cpu_impossible",
     "db_pool_timeouts",
     "default_tokens_saturate",
     "event_loop_blocked",
@@ -52,6 +53,8 @@ FindingCode = Literal[
 FINDING_CODES: Mapping[FindingCode, str] = {
     "approximation_uncertain": "the model's p99 is known to run low against the simulator here (thread tokens "
     "busy with heavy-tailed holds); check the tail with `python -m sizing simulate`",
+    "cpu_impossible": "(recommend) no worker count keeps the core under max_cpu_utilization within the hosts "
+    "and cores allowed",
     "db_pool_timeouts": "the p99 wait for a DB connection passes SQLAlchemy's 30 s pool_timeout: requests fail",
     "default_tokens_saturate": "AnyIO's default 40 thread tokens are over 85% busy, or saturated, at the peak",
     "event_loop_blocked": "a blocking call inside `async def` holds the event loop for every request",

@@ -9,16 +9,10 @@ __all__ = ["PYTHON_SNIPPETS", "SHELL_SNIPPETS", "snippets_for"]
 PYTHON_SNIPPETS = ("lifespan", "httpx", "sqlalchemy", "sqlalchemy_async", "asyncpg", "psycopg_pool")
 SHELL_SNIPPETS = ("uvicorn", "gunicorn")
 
-
-def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, str]:
-    pool = dep.db_pool_size
-    overflow = dep.db_max_overflow
-    http = dep.http_max_connections
-    keepalive = min(http, max(20, http // 2))
-    tokens = dep.thread_tokens
-    workers = dep.workers_per_host
-    return {
-        "lifespan": f"""\
+# Filled with str.format: {tokens}, {http}, {keepalive}, {pool}, {overflow}, {connections}, {workers},
+# {app_path}.
+_TEMPLATES = {
+    "lifespan": """\
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -47,7 +41,7 @@ async def lifespan(app: FastAPI):
 
 app = FastAPI(lifespan=lifespan)
 """,
-        "httpx": f"""\
+    "httpx": """\
 import httpx
 
 # One client per worker process, created in the lifespan and closed on shutdown.
@@ -56,7 +50,7 @@ client = httpx.AsyncClient(
     timeout=httpx.Timeout(5.0, pool=5.0),
 )
 """,
-        "sqlalchemy": f"""\
+    "sqlalchemy": """\
 from sqlalchemy import create_engine
 
 engine = create_engine(
@@ -67,7 +61,7 @@ engine = create_engine(
     pool_pre_ping=True,
 )
 """,
-        "sqlalchemy_async": f"""\
+    "sqlalchemy_async": """\
 from sqlalchemy.ext.asyncio import create_async_engine
 
 engine = create_async_engine(
@@ -78,24 +72,39 @@ engine = create_async_engine(
     pool_pre_ping=True,
 )
 """,
-        "asyncpg": f"""\
+    "asyncpg": """\
 import asyncpg
 
 
 async def make_pool(dsn: str) -> asyncpg.Pool:
     # acquire() waits forever by default: bound it with a timeout at the call site.
-    return await asyncpg.create_pool(dsn, min_size={pool + overflow}, max_size={pool + overflow})
+    return await asyncpg.create_pool(dsn, min_size={connections}, max_size={connections})
 """,
-        "psycopg_pool": f"""\
+    "psycopg_pool": """\
 from psycopg_pool import ConnectionPool
 
-pool = ConnectionPool(conninfo=DATABASE_URL, min_size={pool + overflow}, max_size={pool + overflow}, timeout=30)
+pool = ConnectionPool(conninfo=DATABASE_URL, min_size={connections}, max_size={connections}, timeout=30)
 """,
-        "uvicorn": (
-            f"uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers} "
-            "--loop uvloop --http httptools\n"
-        ),
-        "gunicorn": (
-            f"gunicorn {app_path} -k uvicorn_worker.UvicornWorker --workers {workers} --bind 0.0.0.0:8000\n"
-        ),
+    "uvicorn": (
+        "uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers} "
+        "--loop uvloop --http httptools\n"
+    ),
+    "gunicorn": (
+        "gunicorn {app_path} -k uvicorn_worker.UvicornWorker --workers {workers} --bind 0.0.0.0:8000\n"
+    ),
+}
+
+
+def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, str]:
+    """Every snippet (PYTHON_SNIPPETS, SHELL_SNIPPETS) with this deployment's numbers."""
+    values = {
+        "tokens": dep.thread_tokens,
+        "http": dep.http_max_connections,
+        "keepalive": min(dep.http_max_connections, max(20, dep.http_max_connections // 2)),
+        "pool": dep.db_pool_size,
+        "overflow": dep.db_max_overflow,
+        "connections": dep.db_connections_per_worker,
+        "workers": dep.workers_per_host,
+        "app_path": app_path,
     }
+    return {name: template.format(**values) for name, template in _TEMPLATES.items()}
