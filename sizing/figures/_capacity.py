@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
@@ -18,6 +19,167 @@ _SWEEP_TITLES = {"thread_tokens": "thread tokens per worker", "db_pool_size": "D
 _UNSTABLE_BAR = 1.3
 
 
+@dataclass(frozen=True, slots=True)
+class _Panel:
+    """Where one sweep is drawn: its pair of axes and the top of its y axis."""
+
+    xref: str
+    yref: str
+    y1: float
+
+
+def _panel_axes(
+    sw: WaitSweep, panel: _Panel, first: bool, domain: list[float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The x and y axis of one panel; only the first panel's y axis is titled (they share the unit)."""
+    xaxis = {
+        "domain": domain,
+        "anchor": panel.yref,
+        "title": {"text": _SWEEP_TITLES.get(sw.field, sw.field)},
+        "gridcolor": sty.GRID,
+    }
+    yaxis = {
+        "anchor": panel.xref,
+        "range": [0.0, panel.y1],
+        "gridcolor": sty.GRID,
+        "title": {"text": "p99 wait (ms)" if first else ""},
+    }
+    return xaxis, yaxis
+
+
+def _wait_line(sw: WaitSweep, panel: _Panel) -> dict[str, Any]:
+    stage = sty.STAGE_LABELS[sw.stage]
+    return {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": f"p99 wait: {stage}",
+        "x": list(sw.values),
+        "y": list(sw.wait_p99_ms),
+        "xaxis": panel.xref,
+        "yaxis": panel.yref,
+        "line": {"color": sty.RECOMMENDED, "width": 2},
+        "marker": {"size": 5},
+        "meta": {"kind": "wait", "field": sw.field},
+        "hovertemplate": f"%{{x}}: p99 wait %{{y:.1f}} ms<extra>{stage}</extra>",
+    }
+
+
+def _unstable_marks(bad: list[int], panel: _Panel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Crosses near the top for the sizes whose wait is unbounded (they have no point on the line)."""
+    crosses = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": "unstable (queue grows without bound)",
+        "x": bad,
+        "y": [panel.y1 * 0.97] * len(bad),
+        "xaxis": panel.xref,
+        "yaxis": panel.yref,
+        "marker": {"symbol": "x", "color": sty.UNSTABLE, "size": 9},
+        "meta": {"kind": "unstable"},
+        "hovertemplate": "%{x}: unstable<extra></extra>",
+    }
+    label = sty.note(
+        "× unstable",
+        bad[-1],
+        panel.y1 * 0.9,
+        sty.UNSTABLE,
+        xref=panel.xref,
+        yref=panel.yref,
+        xanchor="left",
+        yanchor="top",
+    )
+    return crosses, label
+
+
+def _target_line(target_ms: float, xs: Sequence[int], panel: _Panel) -> tuple[dict[str, Any], dict[str, Any]]:
+    line = sty.hline(
+        f"wait target {target_ms:g} ms",
+        target_ms,
+        xs[0],
+        xs[-1],
+        sty.TARGET,
+        xaxis=panel.xref,
+        yaxis=panel.yref,
+        meta={"kind": "target"},
+    )
+    label = sty.note(
+        f"target {target_ms:g} ms",
+        xs[-1],
+        target_ms,
+        sty.TARGET,
+        xref=panel.xref,
+        yref=panel.yref,
+        xanchor="right",
+        yanchor="bottom",
+    )
+    return line, label
+
+
+def _value_marks(
+    field: str, marks: Mapping[str, Mapping[str, int]], panel: _Panel
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """A vertical line and a label at each deployment's value of `field` (solid for the recommendation)."""
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for j, (label, fields) in enumerate(marks.items()):
+        if field not in fields:
+            continue
+        v = fields[field]
+        color = sty.color_for(label, j)
+        line = sty.vline(
+            f"{label}: {v}",
+            v,
+            0.0,
+            panel.y1,
+            color,
+            dash="solid" if label == "recommended" else "dot",
+            xaxis=panel.xref,
+            yaxis=panel.yref,
+            meta={"kind": "mark", "label": label, "value": v},
+        )
+        # Staggered so today's and the recommended label do not print over each other.
+        text = sty.note(
+            f"{label} {v}",
+            v,
+            panel.y1 * (0.97 - 0.12 * j),
+            color,
+            xref=panel.xref,
+            yref=panel.yref,
+            xanchor="left",
+            yanchor="top",
+        )
+        out.append((line, text))
+    return out
+
+
+def _unused_note(stage: str, panel: _Panel) -> dict[str, Any]:
+    return {
+        "text": f"no request uses {sty.STAGE_LABELS[stage]}",
+        "showarrow": False,
+        "xref": f"{panel.xref} domain",
+        "yref": f"{panel.yref} domain",
+        "x": 0.5,
+        "y": 0.5,
+    }
+
+
+def _wait_panel(
+    sw: WaitSweep, panel: _Panel, target_ms: float, marks: Mapping[str, Mapping[str, int]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The traces and annotations of one sweep's panel."""
+    traces = [_wait_line(sw, panel)]
+    notes: list[dict[str, Any]] = []
+    bad = [v for v, w in zip(sw.values, sw.wait_p99_ms, strict=True) if w is None]
+    pairs = [_unstable_marks(bad, panel)] if bad else []
+    pairs.append(_target_line(target_ms, sw.values, panel))
+    pairs += _value_marks(sw.field, marks, panel)
+    for trace, note in pairs:
+        traces.append(trace)
+        notes.append(note)
+    if not sw.used:
+        notes.append(_unused_note(sw.stage, panel))
+    return traces, notes
+
+
 def wait_figure_from(
     sweeps: Sequence[WaitSweep], *, target_ms: float, marks: Mapping[str, Mapping[str, int]]
 ) -> go.Figure:
@@ -31,129 +193,13 @@ def wait_figure_from(
     annotations: list[dict[str, Any]] = []
     for i, sw in enumerate(sweeps):
         ax = "" if i == 0 else str(i + 1)
-        xref, yref = f"x{ax}", f"y{ax}"
-        lay[f"xaxis{ax}"] = {
-            "domain": [i * (width + gap), i * (width + gap) + width],
-            "anchor": yref,
-            "title": {"text": _SWEEP_TITLES.get(sw.field, sw.field)},
-            "gridcolor": sty.GRID,
-        }
         finite = [w for w in sw.wait_p99_ms if w is not None]
-        y1 = sty.y_top(finite, target_ms, cap_factor=4.0)
-        lay[f"yaxis{ax}"] = {
-            "anchor": xref,
-            "range": [0.0, y1],
-            "gridcolor": sty.GRID,
-            "title": {"text": "p99 wait (ms)" if i == 0 else ""},
-        }
-        xs = list(sw.values)
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": f"p99 wait: {sty.STAGE_LABELS[sw.stage]}",
-                "x": xs,
-                "y": list(sw.wait_p99_ms),
-                "xaxis": xref,
-                "yaxis": yref,
-                "line": {"color": sty.RECOMMENDED, "width": 2},
-                "marker": {"size": 5},
-                "meta": {"kind": "wait", "field": sw.field},
-                "hovertemplate": f"%{{x}}: p99 wait %{{y:.1f}} ms<extra>{sty.STAGE_LABELS[sw.stage]}</extra>",
-            }
-        )
-        bad = [v for v, w in zip(sw.values, sw.wait_p99_ms, strict=True) if w is None]
-        if bad:
-            traces.append(
-                {
-                    "type": "scatter",
-                    "mode": "markers",
-                    "name": "unstable (queue grows without bound)",
-                    "x": bad,
-                    "y": [y1 * 0.97] * len(bad),
-                    "xaxis": xref,
-                    "yaxis": yref,
-                    "marker": {"symbol": "x", "color": sty.UNSTABLE, "size": 9},
-                    "meta": {"kind": "unstable"},
-                    "hovertemplate": "%{x}: unstable<extra></extra>",
-                }
-            )
-            annotations.append(
-                sty.note(
-                    "× unstable",
-                    bad[-1],
-                    y1 * 0.9,
-                    sty.UNSTABLE,
-                    xref=xref,
-                    yref=yref,
-                    xanchor="left",
-                    yanchor="top",
-                )
-            )
-        traces.append(
-            sty.hline(
-                f"wait target {target_ms:g} ms",
-                target_ms,
-                xs[0],
-                xs[-1],
-                sty.TARGET,
-                xaxis=xref,
-                yaxis=yref,
-                meta={"kind": "target"},
-            )
-        )
-        annotations.append(
-            sty.note(
-                f"target {target_ms:g} ms",
-                xs[-1],
-                target_ms,
-                sty.TARGET,
-                xref=xref,
-                yref=yref,
-                xanchor="right",
-                yanchor="bottom",
-            )
-        )
-        for j, (label, fields) in enumerate(marks.items()):
-            if sw.field not in fields:
-                continue
-            v = fields[sw.field]
-            traces.append(
-                sty.vline(
-                    f"{label}: {v}",
-                    v,
-                    0.0,
-                    y1,
-                    sty.color_for(label, j),
-                    dash="solid" if label == "recommended" else "dot",
-                    xaxis=xref,
-                    yaxis=yref,
-                    meta={"kind": "mark", "label": label, "value": v},
-                )
-            )
-            annotations.append(
-                sty.note(
-                    f"{label} {v}",
-                    v,
-                    y1 * (0.97 - 0.12 * j),
-                    sty.color_for(label, j),
-                    xref=xref,
-                    yref=yref,
-                    xanchor="left",
-                    yanchor="top",
-                )
-            )
-        if not sw.used:
-            annotations.append(
-                {
-                    "text": f"no request uses {sty.STAGE_LABELS[sw.stage]}",
-                    "showarrow": False,
-                    "xref": f"{xref} domain",
-                    "yref": f"{yref} domain",
-                    "x": 0.5,
-                    "y": 0.5,
-                }
-            )
+        panel = _Panel(f"x{ax}", f"y{ax}", sty.y_top(finite, target_ms, cap_factor=4.0))
+        left = i * (width + gap)
+        lay[f"xaxis{ax}"], lay[f"yaxis{ax}"] = _panel_axes(sw, panel, i == 0, [left, left + width])
+        panel_traces, panel_notes = _wait_panel(sw, panel, target_ms, marks)
+        traces += panel_traces
+        annotations += panel_notes
     lay["annotations"] = annotations
     lay["showlegend"] = False  # every line is labelled where it is drawn
     lay["margin"]["b"] = 50
@@ -222,9 +268,8 @@ def utilization_figure_from(stages: Mapping[str, Sequence[Stage]], *, cpu_target
     return go.Figure(data=traces, layout=lay)
 
 
-def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
-    """Fleet DB connections, stacked (reserved, hosts x workers x pool_size, x max_overflow), against
-    max_connections."""
+def _budget_stacks(bars: Sequence[BudgetBar]) -> list[dict[str, Any]]:
+    """One bar trace per part of the stack, bottom first; the hover spells out the multiplication."""
     labels = [b.label for b in bars]
     parts = (
         (
@@ -246,7 +291,7 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
             [f"{b.hosts} hosts x {b.workers_per_host} workers x {b.max_overflow}" for b in bars],
         ),
     )
-    traces: list[dict[str, Any]] = [
+    return [
         {
             "type": "bar",
             "name": name,
@@ -259,24 +304,16 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
         }
         for name, ys, color, how in parts
     ]
-    limit = max((b.max_connections for b in bars), default=0)
-    shapes = [sty.hshape(f"max_connections {limit}", limit, sty.TARGET)] if bars else []
-    over = (
-        [
-            sty.note(
-                f"max_connections {limit}",
-                1.0,
-                limit,
-                sty.TARGET,
-                xref="x domain",
-                xanchor="right",
-                yanchor="bottom",
-            )
-        ]
-        if bars
-        else []
+
+
+def _budget_notes(bars: Sequence[BudgetBar], limit: int) -> list[dict[str, Any]]:
+    """The max_connections label and "over budget" above each stack past it."""
+    if not bars:
+        return []
+    limit_note = sty.note(
+        f"max_connections {limit}", 1.0, limit, sty.TARGET, xref="x domain", xanchor="right", yanchor="bottom"
     )
-    over += [
+    over = [
         {
             "text": "over budget",
             "x": b.label,
@@ -288,18 +325,26 @@ def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
         for b in bars
         if b.over_budget
     ]
+    return [limit_note, *over]
+
+
+def budget_figure_from(bars: Sequence[BudgetBar]) -> go.Figure:
+    """Fleet DB connections, stacked (reserved, hosts x workers x pool_size, x max_overflow), against
+    max_connections."""
+    limit = max((b.max_connections for b in bars), default=0)
+    shapes = [sty.hshape(f"max_connections {limit}", limit, sty.TARGET)] if bars else []
     top = max([limit, *(b.reserved + b.total for b in bars)], default=1)
     lay = sty.layout(
         "Fleet DB connections against the server's limit",
         "",
         "connections",
         barmode="stack",
-        annotations=over,
+        annotations=_budget_notes(bars, limit),
         shapes=shapes,
     )
     lay["yaxis"]["range"] = [0, top * 1.15]
     lay["xaxis"]["type"] = "category"
-    return go.Figure(data=traces, layout=lay)
+    return go.Figure(data=_budget_stacks(bars), layout=lay)
 
 
 def sensitivity_figure_from(

@@ -55,50 +55,33 @@ def _overlay(
     return traces
 
 
-def latency_figure_from(
-    curves: Sequence[LatencyCurve],
-    *,
-    slo_ms: float,
-    peak_rps: float,
-    measured: Sequence[PointEstimate] = (),
-    simulated: Sequence[PointEstimate] = (),
-) -> go.Figure:
-    """The hockey stick: mean (dotted) and p99 (solid) per deployment, SLO, peak and saturation lines."""
+def _curve_lines(c: LatencyCurve, color: str) -> list[dict[str, Any]]:
+    """One deployment's p99 (solid) and mean (dotted) lines, toggled together in the legend."""
+    styles: tuple[tuple[str, Sequence[float | None], dict[str, Any]], ...] = (
+        ("p99", c.p99_ms, {"width": 2.5}),
+        ("mean", c.mean_ms, {"width": 1.5, "dash": "dot"}),
+    )
+    return [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": f"{c.label} {kind}",
+            "x": list(c.rates),
+            "y": list(ys),
+            "line": {"color": color, **line},
+            "legendgroup": c.label,
+            "meta": {"kind": kind, "curve": c.label},
+            "hovertemplate": f"{c.label} {kind}: %{{y:.1f}} ms at %{{x:.4g}} rps<extra></extra>",
+        }
+        for kind, ys, line in styles
+    ]
+
+
+def _saturation_lines(
+    curves: Sequence[LatencyCurve], y1: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A vertical line and a label at each curve's saturation rate (none for a curve that never saturates)."""
     traces: list[dict[str, Any]] = []
-    all_y: list[float] = []
-    top_x = max([peak_rps, *(max(c.rates, default=0.0) for c in curves)])
-    for i, c in enumerate(curves):
-        color = sty.color_for(c.label, i)
-        all_y += _finite(c.p99_ms) + _finite(c.mean_ms)
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": f"{c.label} p99",
-                "x": list(c.rates),
-                "y": list(c.p99_ms),
-                "line": {"color": color, "width": 2.5},
-                "legendgroup": c.label,
-                "meta": {"kind": "p99", "curve": c.label},
-                "hovertemplate": f"{c.label} p99: %{{y:.1f}} ms at %{{x:.4g}} rps<extra></extra>",
-            }
-        )
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": f"{c.label} mean",
-                "x": list(c.rates),
-                "y": list(c.mean_ms),
-                "line": {"color": color, "width": 1.5, "dash": "dot"},
-                "legendgroup": c.label,
-                "meta": {"kind": "mean", "curve": c.label},
-                "hovertemplate": f"{c.label} mean: %{{y:.1f}} ms at %{{x:.4g}} rps<extra></extra>",
-            }
-        )
-    for p in [*measured, *simulated]:
-        all_y += [v for v in (p.mean_ms, p.p99_ms) if v is not None]
-    y1 = sty.y_top(all_y, slo_ms)
     notes: list[dict[str, Any]] = []
     for i, c in enumerate(curves):
         if c.saturation_rps > 0:
@@ -126,14 +109,40 @@ def latency_figure_from(
                     yanchor="top",
                 )
             )
-    traces.append(
-        sty.hline(f"p99 target {slo_ms:g} ms", slo_ms, 0.0, top_x * 1.02, sty.TARGET, meta={"kind": "slo"})
-    )
-    notes.append(
-        sty.note(f"p99 target {slo_ms:g} ms", 0.0, slo_ms, sty.TARGET, xanchor="left", yanchor="bottom")
-    )
-    traces.append(sty.vline(f"peak {peak_rps:.4g} rps", peak_rps, 0.0, y1, sty.PEAK, meta={"kind": "peak"}))
-    notes.append(sty.note(f"peak {peak_rps:.4g}", peak_rps, 0.0, sty.PEAK, xanchor="left", yanchor="bottom"))
+    return traces, notes
+
+
+def _slo_line(slo_ms: float, x1: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The p99 target from 0 to `x1`, and its label at the left end."""
+    name = f"p99 target {slo_ms:g} ms"
+    line = sty.hline(name, slo_ms, 0.0, x1, sty.TARGET, meta={"kind": "slo"})
+    return line, sty.note(name, 0.0, slo_ms, sty.TARGET, xanchor="left", yanchor="bottom")
+
+
+def _peak_line(peak_rps: float, y1: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    line = sty.vline(f"peak {peak_rps:.4g} rps", peak_rps, 0.0, y1, sty.PEAK, meta={"kind": "peak"})
+    return line, sty.note(f"peak {peak_rps:.4g}", peak_rps, 0.0, sty.PEAK, xanchor="left", yanchor="bottom")
+
+
+def latency_figure_from(
+    curves: Sequence[LatencyCurve],
+    *,
+    slo_ms: float,
+    peak_rps: float,
+    measured: Sequence[PointEstimate] = (),
+    simulated: Sequence[PointEstimate] = (),
+) -> go.Figure:
+    """The hockey stick: mean (dotted) and p99 (solid) per deployment, SLO, peak and saturation lines."""
+    x1 = max([peak_rps, *(max(c.rates, default=0.0) for c in curves)]) * 1.02
+    all_y = [y for c in curves for y in _finite(c.p99_ms) + _finite(c.mean_ms)]
+    all_y += [v for p in [*measured, *simulated] for v in (p.mean_ms, p.p99_ms) if v is not None]
+    y1 = sty.y_top(all_y, slo_ms)
+    traces = [line for i, c in enumerate(curves) for line in _curve_lines(c, sty.color_for(c.label, i))]
+    saturations, notes = _saturation_lines(curves, y1)
+    slo, slo_note = _slo_line(slo_ms, x1)
+    peak, peak_note = _peak_line(peak_rps, y1)
+    traces += [*saturations, slo, peak]
+    notes += [slo_note, peak_note]
     traces += _overlay(measured, "measured", sty.MEASURED, ("diamond", "diamond-open"))
     traces += _overlay(simulated, "simulated", sty.SIMULATED, ("square", "square-open"))
     lay = sty.layout(
@@ -143,30 +152,14 @@ def latency_figure_from(
         annotations=notes,
     )
     lay["yaxis"]["range"] = [0.0, y1]
-    lay["xaxis"]["range"] = [0.0, top_x * 1.02]
+    lay["xaxis"]["range"] = [0.0, x1]
     return go.Figure(data=traces, layout=lay)
 
 
-def blocking_figure_from(sweep: BlockingSweep, *, slo_ms: float) -> go.Figure:
-    """p99 and mean latency at the peak against the duration of a blocking call inside `async def`."""
-    lay = sty.layout(
-        "A blocking call inside async def", "blocking time per async request (ms)", "latency (ms)"
-    )
-    if not sweep.durations_ms:
-        lay["annotations"] = [
-            {
-                "text": "no `async def` class in this scenario: nothing can block the loop",
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0.5,
-                "y": 0.5,
-                "showarrow": False,
-            }
-        ]
-        return go.Figure(data=[], layout=lay)
-    y1 = sty.y_top(_finite(sweep.p99_ms) + _finite(sweep.mean_ms), slo_ms)
+def _blocking_lines(sweep: BlockingSweep) -> list[dict[str, Any]]:
+    """p99 (solid, with the loop's utilization on hover) and mean (dotted) against the blocking time."""
     x = list(sweep.durations_ms)
-    traces: list[dict[str, Any]] = [
+    return [
         {
             "type": "scatter",
             "mode": "lines+markers",
@@ -189,31 +182,30 @@ def blocking_figure_from(sweep: BlockingSweep, *, slo_ms: float) -> go.Figure:
             "meta": {"kind": "mean"},
             "hovertemplate": "mean %{y:.1f} ms with %{x:.3g} ms blocking<extra></extra>",
         },
-        sty.hline(f"p99 target {slo_ms:g} ms", slo_ms, 0.0, x[-1], sty.TARGET, meta={"kind": "slo"}),
     ]
-    notes = [sty.note(f"p99 target {slo_ms:g} ms", 0.0, slo_ms, sty.TARGET, xanchor="left", yanchor="bottom")]
+
+
+def _loop_saturation_line(saturation_ms: float, y1: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    name = f"event loop saturates at {saturation_ms:.3g} ms"
+    line = sty.vline(name, saturation_ms, 0.0, y1, sty.UNSTABLE, dash="dash", meta={"kind": "saturation"})
+    return line, sty.note(name, saturation_ms, y1 * 0.97, sty.UNSTABLE, xanchor="right", yanchor="top")
+
+
+def blocking_figure_from(sweep: BlockingSweep, *, slo_ms: float) -> go.Figure:
+    """p99 and mean latency at the peak against the duration of a blocking call inside `async def`."""
+    lay = sty.layout(
+        "A blocking call inside async def", "blocking time per async request (ms)", "latency (ms)"
+    )
+    if not sweep.durations_ms:
+        return sty.empty_figure(lay, "no `async def` class in this scenario: nothing can block the loop")
+    y1 = sty.y_top(_finite(sweep.p99_ms) + _finite(sweep.mean_ms), slo_ms)
+    slo, slo_note = _slo_line(slo_ms, sweep.durations_ms[-1])
+    traces = [*_blocking_lines(sweep), slo]
+    notes = [slo_note]
     if sweep.saturation_ms is not None:
-        traces.append(
-            sty.vline(
-                f"event loop saturates at {sweep.saturation_ms:.3g} ms",
-                sweep.saturation_ms,
-                0.0,
-                y1,
-                sty.UNSTABLE,
-                dash="dash",
-                meta={"kind": "saturation"},
-            )
-        )
-        notes.append(
-            sty.note(
-                f"event loop saturates at {sweep.saturation_ms:.3g} ms",
-                sweep.saturation_ms,
-                y1 * 0.97,
-                sty.UNSTABLE,
-                xanchor="right",
-                yanchor="top",
-            )
-        )
+        saturation, saturation_note = _loop_saturation_line(sweep.saturation_ms, y1)
+        traces.append(saturation)
+        notes.append(saturation_note)
     lay["yaxis"]["range"] = [0.0, y1]
     lay["annotations"] = notes
     return go.Figure(data=traces, layout=lay)

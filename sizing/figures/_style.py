@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
+
 TODAY = "#8a9aa6"
 RECOMMENDED = "#2f6f8f"
 TARGET = "#c0392b"
@@ -43,6 +45,12 @@ def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, An
     }
     base.update(extra)
     return base
+
+
+def empty_figure(lay: dict[str, Any], message: str) -> go.Figure:
+    """No data to draw: the bare axes with `message` in the middle, so the chart says why it is blank."""
+    centered = {"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False}
+    return go.Figure(data=[], layout={**lay, "annotations": [centered]})
 
 
 def hline(name: str, y: float, x0: float, x1: float, color: str, **extra: Any) -> dict[str, Any]:
