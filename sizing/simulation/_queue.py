@@ -119,23 +119,39 @@ def simulate_queue(
     check_int("seed", seed, lo=0, hi=2**63 - 1)
     check_type("control_variate", control_variate, bool, "True or False")
 
+    family, svc = _service(service_ms, service_cv2, service_family)
+    arr = arrival_sampler(1000.0 / arrival_rps, arrival_cv2)
+    use_cv = control_variate and arr.family == "exponential" and servers > 1 and replications >= 4
+    return _simulate(
+        arr,
+        svc,
+        c=servers,
+        requests=requests,
+        reps=replications,
+        seed=seed,
+        warmup_fraction=warmup_fraction,
+        qs=qs,
+        family=family,
+        use_cv=use_cv,
+    )
+
+
+def _service(service_ms: float, service_cv2: float, service_family: ServiceFamily) -> tuple[str, Sampler]:
+    """The service family ("auto" resolved) and its sampler."""
     family = service_family
     if family == "auto":
         family = "constant" if service_cv2 == 0 else "exponential" if service_cv2 == 1 else "lognormal"
     if family == "constant":
-        svc = Sampler("constant", float(service_ms), 0.0)
-    elif family == "exponential":
-        svc = service_sampler(service_ms, 1.0, "exponential")
-    else:
-        svc = service_sampler(service_ms, service_cv2, "lognormal")
-    arr = arrival_sampler(1000.0 / arrival_rps, arrival_cv2)
-    use_cv = control_variate and arr.family == "exponential" and servers > 1 and replications >= 4
-    return _simulate(arr, svc, servers, requests, replications, seed, warmup_fraction, qs, family, use_cv)
+        return family, Sampler("constant", float(service_ms), 0.0)
+    if family == "exponential":
+        return family, service_sampler(service_ms, 1.0, "exponential")
+    return family, service_sampler(service_ms, service_cv2, "lognormal")
 
 
 def _simulate(
     arr: Sampler,
     svc: Sampler,
+    *,
     c: int,
     requests: int,
     reps: int,
@@ -152,37 +168,15 @@ def _simulate(
     stable = rho < 1.0
     run: _Run | None = None
     if stable:
-        run = _lockstep(arr, svc, c, reps, n, warm, np.random.default_rng(seed), keep=bool(qs), fast=use_cv)
-
-    def summary(per_rep: NDArray[np.float64] | None) -> tuple[float | None, float | None]:
-        if per_rep is None:
-            return None, None
-        m, hw = mean_and_half_width(per_rep)
-        return finite_or_none(m), finite_or_none(hw)
-
+        rng = np.random.default_rng(seed)
+        run = _lockstep(arr, svc, c, reps=reps, n=n, warm=warm, rng=rng, keep=bool(qs), fast=use_cv)
     measured = n - warm
-    p_wait, p_wait_ci = summary(None if run is None else run.waited / measured)
-    plain_mean, plain_ci = summary(None if run is None else run.total / measured)
+    p_wait, p_wait_ci = _summary(None if run is None else run.waited / measured)
+    plain_mean, plain_ci = _summary(None if run is None else run.total / measured)
     w_mean, w_ci = plain_mean, plain_ci
     if run is not None and run.fast_total is not None:
-        # Known mean of the control: Pollaczek-Khinchine for arrivals at 1/arr.mean per ms, service S/c.
-        s2 = svc.mean**2 * (1.0 + svc.cv2) / (c * c)
-        known = (s2 / arr.mean) / (2.0 * (1.0 - rho))
-        w_mean, w_ci = (finite_or_none(x) for x in controlled_mean(run.total / measured,
-                                                                    run.fast_total / measured, known))
-    q_est: dict[str, float | None] = {}
-    q_ci: dict[str, float | None] = {}
-    if run is not None and run.waits is not None:
-        # Point estimate from all waits pooled: the mean of per-replication quantiles is biased when the
-        # waits are autocorrelated. The spread of the per-replication quantiles gives the half-width.
-        pooled = np.quantile(run.waits, qs)
-        per_q = np.quantile(run.waits, qs, axis=0)
-        for i, q in enumerate(qs):
-            q_est[_qkey(q)] = finite_or_none(float(pooled[i]))
-            q_ci[_qkey(q)] = summary(per_q[i].astype(np.float64))[1]
-    else:
-        for q in qs:
-            q_est[_qkey(q)] = q_ci[_qkey(q)] = None
+        w_mean, w_ci = _controlled_wait(run.total, run.fast_total, arr, svc, c=c, rho=rho, measured=measured)
+    q_est, q_ci = _wait_quantiles(run, qs)
     return QueueSimulation(
         servers=c,
         arrival_rps=1000.0 / arr.mean,
@@ -207,6 +201,51 @@ def _simulate(
         seed=seed,
         wall_seconds=time.perf_counter() - start,
     )
+
+
+def _summary(per_rep: NDArray[np.float64] | None) -> tuple[float | None, float | None]:
+    if per_rep is None:
+        return None, None
+    m, hw = mean_and_half_width(per_rep)
+    return finite_or_none(m), finite_or_none(hw)
+
+
+def _controlled_wait(
+    total: NDArray[np.float64],
+    fast_total: NDArray[np.float64],
+    arr: Sampler,
+    svc: Sampler,
+    *,
+    c: int,
+    rho: float,
+    measured: int,
+) -> tuple[float | None, float | None]:
+    """The mean wait and its half-width with the fast single server as control variate."""
+    # Known mean of the control: Pollaczek-Khinchine for arrivals at 1/arr.mean per ms, service S/c.
+    s2 = svc.mean**2 * (1.0 + svc.cv2) / (c * c)
+    known = (s2 / arr.mean) / (2.0 * (1.0 - rho))
+    m, hw = controlled_mean(total / measured, fast_total / measured, known)
+    return finite_or_none(m), finite_or_none(hw)
+
+
+def _wait_quantiles(
+    run: _Run | None, qs: list[float]
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Each quantile of the wait and its half-width, keyed by q as str (all None without the waits)."""
+    q_est: dict[str, float | None] = {}
+    q_ci: dict[str, float | None] = {}
+    if run is not None and run.waits is not None:
+        # Point estimate from all waits pooled: the mean of per-replication quantiles is biased when the
+        # waits are autocorrelated. The spread of the per-replication quantiles gives the half-width.
+        pooled = np.quantile(run.waits, qs)
+        per_q = np.quantile(run.waits, qs, axis=0)
+        for i, q in enumerate(qs):
+            q_est[_qkey(q)] = finite_or_none(float(pooled[i]))
+            q_ci[_qkey(q)] = _summary(per_q[i].astype(np.float64))[1]
+    else:
+        for q in qs:
+            q_est[_qkey(q)] = q_ci[_qkey(q)] = None
+    return q_est, q_ci
 
 
 def queue_waits(
@@ -234,7 +273,8 @@ def queue_waits(
             f"'customers' - 'warmup' times 'replications' must be at most 1e8 waits kept in memory "
             f"(got ({n} - {warm}) x {reps})"
         )
-    run = _lockstep(arrivals, service, c, reps, n, warm, np.random.default_rng(check_int("seed", seed, lo=0)), True)
+    rng = np.random.default_rng(check_int("seed", seed, lo=0))
+    run = _lockstep(arrivals, service, c, reps=reps, n=n, warm=warm, rng=rng, keep=True)
     assert run.waits is not None
     return run.waits
 
@@ -251,6 +291,7 @@ def _lockstep(
     arr: Sampler,
     svc: Sampler,
     c: int,
+    *,
     reps: int,
     n: int,
     warm: int,

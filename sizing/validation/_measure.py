@@ -137,57 +137,17 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0)
     server_pids = _group_pids(server.proc.pid)
     try:
-        for j in range(generators):
-            part = dataclasses.replace(
-                spec,
-                rate=spec.rate / generators,
-                seed=spec.seed + 1_000 * j,
-                prewarm=max(spec.prewarm // generators, 1),
-                handshake=True,
-            )
-            errs.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed in the finally below
-            procs.append(
-                OwnedProcess(
-                    [sys.executable, "-c", LOADGEN, part.to_json()],
-                    env=child_env(),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=errs[-1],
-                )
-            )
-        outs = [bytearray() for _ in procs]
-        ready_by = time.monotonic() + 60.0
-        for proc, out, err in zip(procs, outs, errs, strict=True):
-            assert proc.proc.stdout is not None
-            try:
-                _read_until(proc.proc.stdout.fileno(), out, ready_by, line=True)
-            except RuntimeError:
-                err.seek(0)
-                tail = err.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"load generator {proc.pid} exited before it was ready: {tail}") from None
+        _start_generators(spec, generators, procs, errs)
+        outs = _await_ready(procs, errs)
         sampler.start()
         start_at = time.monotonic() + 0.2
-        m0, s0 = machine_cpu()[:2]
-        own0 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
-        rq0 = runqueue_wait_s(server_pids)
+        before = _CpuMarks.take(server_pids)
         for proc in procs:
             assert proc.proc.stdin is not None
             proc.proc.stdin.write(f"go {start_at!r}\n".encode())
             proc.proc.stdin.flush()
-        parts = []
-        done_by = start_at + bound_s
-        for proc, out, err in zip(procs, outs, errs, strict=True):
-            assert proc.proc.stdout is not None
-            _read_until(proc.proc.stdout.fileno(), out, done_by, line=False)
-            proc.proc.wait(timeout=max(done_by - time.monotonic(), 1.0))
-            if proc.proc.returncode != 0:
-                err.seek(0)
-                tail = err.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"load generator {proc.pid} failed: {tail}")
-            parts.append(LoadResult.from_json(out.split(b"\n", 1)[1].decode()))
-        m1, s1 = machine_cpu()[:2]
-        own1 = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
-        rq1 = runqueue_wait_s(server_pids)
+        parts = _collect(procs, outs=outs, errs=errs, done_by=start_at + bound_s)
+        after = _CpuMarks.take(server_pids)
     finally:
         sampler.halt.set()
         for proc in procs:
@@ -200,14 +160,90 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     span = max(time.monotonic() - start_at, 1e-3)
     gen_cpu = sum(p.cpu_s for p in parts)
     # Whatever the machine used beyond our server, this process and the generators' send windows.
-    other = max((m1 - m0) - (own1 - own0) - gen_cpu, 0.0)
+    other = max((after.busy - before.busy) - (after.own - before.own) - gen_cpu, 0.0)
     return PointRun(
         load=load,
         samples=sampler.samples,
         other_cpu=other / span,
-        steal=(s1 - s0) / span,
-        rq_wait_s=(rq1 - rq0) + load.rq_wait_s,
+        steal=(after.steal - before.steal) / span,
+        rq_wait_s=(after.rq_wait - before.rq_wait) + load.rq_wait_s,
     )
+
+
+def _start_generators(
+    spec: LoadSpec, generators: int, procs: list[OwnedProcess], errs: list[IO[bytes]]
+) -> None:
+    """Start the generator processes, appending each (and its stderr file) as it starts, so that the
+    caller's cleanup reaches every one started even when a later one fails to."""
+    for j in range(generators):
+        part = dataclasses.replace(
+            spec,
+            rate=spec.rate / generators,
+            seed=spec.seed + 1_000 * j,
+            prewarm=max(spec.prewarm // generators, 1),
+            handshake=True,
+        )
+        errs.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the caller
+        procs.append(
+            OwnedProcess(
+                [sys.executable, "-c", LOADGEN, part.to_json()],
+                env=child_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errs[-1],
+            )
+        )
+
+
+def _await_ready(procs: list[OwnedProcess], errs: list[IO[bytes]]) -> list[bytearray]:
+    """Wait for each generator's "ready" line; returns what was read of each generator's output so far."""
+    outs = [bytearray() for _ in procs]
+    ready_by = time.monotonic() + 60.0
+    for proc, out, err in zip(procs, outs, errs, strict=True):
+        assert proc.proc.stdout is not None
+        try:
+            _read_until(proc.proc.stdout.fileno(), out, ready_by, line=True)
+        except RuntimeError:
+            tail = _tail(err)
+            raise RuntimeError(f"load generator {proc.pid} exited before it was ready: {tail}") from None
+    return outs
+
+
+def _collect(
+    procs: list[OwnedProcess], *, outs: list[bytearray], errs: list[IO[bytes]], done_by: float
+) -> list[LoadResult]:
+    """Each generator's result, read to its end (after the "ready" line) once it has exited."""
+    parts = []
+    for proc, out, err in zip(procs, outs, errs, strict=True):
+        assert proc.proc.stdout is not None
+        _read_until(proc.proc.stdout.fileno(), out, done_by, line=False)
+        proc.proc.wait(timeout=max(done_by - time.monotonic(), 1.0))
+        if proc.proc.returncode != 0:
+            raise RuntimeError(f"load generator {proc.pid} failed: {_tail(err)}")
+        parts.append(LoadResult.from_json(out.split(b"\n", 1)[1].decode()))
+    return parts
+
+
+def _tail(err: IO[bytes]) -> str:
+    """The end of a generator's stderr file."""
+    err.seek(0)
+    return err.read().decode(errors="replace")[-2000:]
+
+
+@dataclass(slots=True, frozen=True)
+class _CpuMarks:
+    """CPU counters read at one instant, for the machine's CPU left to other processes over a point."""
+
+    busy: float  # the machine's busy CPU seconds
+    steal: float  # the machine's steal seconds
+    own: float  # CPU seconds of the server's processes and of this process
+    rq_wait: float  # the server's threads' run-queue wait (s)
+
+    @staticmethod
+    def take(server_pids: list[int]) -> _CpuMarks:
+        busy, steal = machine_cpu()[:2]
+        own = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
+        return _CpuMarks(busy, steal, own, runqueue_wait_s(server_pids))
 
 
 # Batch means: the steady window's requests, in schedule order, cut into this many consecutive batches.

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
@@ -232,6 +232,16 @@ def _loop_dep(state: _State, c: int, p: int) -> Callable[[], Coroutine[Any, Any,
 
 
 def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
+    deps, body, body_index, after = _class_phases(state, c)
+    if state.scenario.endpoints[c].handler == "sync":
+        _add_sync_route(app, state, c, deps=deps, body=body, body_index=body_index, after=after)
+    else:
+        _add_async_route(app, state, c, deps=deps, body=body, body_index=body_index, after=after)
+
+
+def _class_phases(state: _State, c: int) -> tuple[list[Any], Phase, int, list[tuple[int, Phase]]]:
+    """Class c's phases as the route runs them: the dependencies (one per token pass or loop turn before
+    the body), the body phase and its index, and the (index, phase) pairs after the body."""
     ep = state.scenario.endpoints[c]
     phases = request_phases(ep)
     deps: list[Any] = []
@@ -258,41 +268,65 @@ def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
                 after.append((p, phase))
             # A loop phase after the I/O is the response turn: returning from the awaited I/O takes it.
     assert body is not None
+    return deps, body, body_index, after
+
+
+def _add_sync_route(
+    app: FastAPI,
+    state: _State,
+    c: int,
+    *,
+    deps: list[Any],
+    body: Phase,
+    body_index: int,
+    after: list[tuple[int, Phase]],
+) -> None:
     path = f"/e/{c}"
-    if ep.handler == "sync":
-        body_steps, bi = body.steps, body_index
-        if ep.response_model:
-            ((vp, _),) = after
+    body_steps, bi = body.steps, body_index
+    if state.scenario.endpoints[c].response_model:
+        ((vp, _),) = after
 
-            def sync_validated() -> dict[str, int]:
-                _run_steps_sync(state, body_steps, state.burns[c][bi])
-                state.meter.add(f"pass.{c}")
-                state.meter.add(f"done.{c}")
-                return {"c": c, "p": vp}
+        def sync_validated() -> dict[str, int]:
+            _run_steps_sync(state, body_steps, state.burns[c][bi])
+            state.meter.add(f"pass.{c}")
+            state.meter.add(f"done.{c}")
+            return {"c": c, "p": vp}
 
-            app.get(path, dependencies=deps, response_model=_Validated)(sync_validated)
-        else:
-
-            def sync_plain() -> Response:
-                _run_steps_sync(state, body_steps, state.burns[c][bi])
-                state.meter.add(f"pass.{c}")
-                state.meter.add(f"done.{c}")
-                return Response(_OK, media_type="application/json")
-
-            app.get(path, dependencies=deps)(sync_plain)
+        app.get(path, dependencies=deps, response_model=_Validated)(sync_validated)
     else:
-        loop_steps, li = body.steps, body_index
-        io_steps: tuple[Step, ...] = after[0][1].steps if after else ()
 
-        async def async_handler() -> Response:
-            # The loop turn: CPU and blocking run here on purpose, holding the event loop.
-            _run_steps_sync(state, loop_steps, state.burns[c][li])
-            if io_steps:
-                await _run_steps_async(state, io_steps)
+        def sync_plain() -> Response:
+            _run_steps_sync(state, body_steps, state.burns[c][bi])
+            state.meter.add(f"pass.{c}")
             state.meter.add(f"done.{c}")
             return Response(_OK, media_type="application/json")
 
-        app.get(path, dependencies=deps)(async_handler)
+        app.get(path, dependencies=deps)(sync_plain)
+
+
+def _add_async_route(
+    app: FastAPI,
+    state: _State,
+    c: int,
+    *,
+    deps: list[Any],
+    body: Phase,
+    body_index: int,
+    after: list[tuple[int, Phase]],
+) -> None:
+    path = f"/e/{c}"
+    loop_steps, li = body.steps, body_index
+    io_steps: tuple[Step, ...] = after[0][1].steps if after else ()
+
+    async def async_handler() -> Response:
+        # The loop turn: CPU and blocking run here on purpose, holding the event loop.
+        _run_steps_sync(state, loop_steps, state.burns[c][li])
+        if io_steps:
+            await _run_steps_async(state, io_steps)
+        state.meter.add(f"done.{c}")
+        return Response(_OK, media_type="application/json")
+
+    app.get(path, dependencies=deps)(async_handler)
 
 
 def create_app(config: dict[str, Any] | None = None) -> FastAPI:
@@ -303,7 +337,16 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
     scenario = Scenario.model_validate(config["scenario"])
     state = _State(scenario, int(config.get("seed", 0)))
     _STATE = state
-    tokens = scenario.deployment.thread_tokens
+    app = FastAPI(lifespan=_lifespan(state), openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(Admission, gate=state.gate)
+    for c in range(len(scenario.endpoints)):
+        _add_class_route(app, state, c)
+    _add_internal_routes(app, state)
+    return app
+
+
+def _lifespan(state: _State) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    tokens = state.scenario.deployment.thread_tokens
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -313,32 +356,13 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
         yield
         control.cancel()
 
-    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(Admission, gate=state.gate)
-    for c in range(len(scenario.endpoints)):
-        _add_class_route(app, state, c)
+    return lifespan
 
+
+def _add_internal_routes(app: FastAPI, state: _State) -> None:
     @app.get("/_stats")
     async def stats() -> Response:
-        lim = anyio.to_thread.current_default_thread_limiter().statistics()
-        out = {
-            "pid": os.getpid(),
-            "t": time.monotonic(),
-            "cpu_s": time.process_time(),
-            "borrowed_tokens": lim.borrowed_tokens,
-            "total_tokens": lim.total_tokens,
-            "tasks_waiting": lim.tasks_waiting,
-            "pools": {
-                p.name: {"in_use": p.in_use, "waiting": p.waiting}
-                for p in (state.db_sync, state.db_async, state.http_sync, state.http_async)
-            },
-            "counts": state.meter.snapshot(),
-            "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
-            "burn_factor": state.control.factor,
-            "control_batches": state.control.batches,
-            "shed": state.gate.shed,
-            "in_flight": state.gate.in_flight,
-        }
+        out = _stats(state)
         state.meter.add("stats.n")
         return Response(json.dumps(out).encode(), media_type="application/json")
 
@@ -350,26 +374,7 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
 
     @app.post("/_config")
     async def configure(request: Request) -> Response:
-        body = json.loads(await request.body())
-        if "burns" in body:
-            burns = [[float(x) for x in row] for row in body["burns"]]
-            if [len(r) for r in burns] != [len(r) for r in state.burns]:
-                return Response(b'{"error":"burns shape"}', status_code=400)
-            state.burns = burns
-        if "tokens" in body:
-            anyio.to_thread.current_default_thread_limiter().total_tokens = int(body["tokens"])
-        if "control" in body:
-            ctl = body["control"]
-            state.control.enabled = bool(ctl["enabled"])
-            state.control.target_ms = float(ctl.get("target_ms", state.control.target_ms))
-            state.control.stats_cost_s = float(ctl.get("stats_cost_s", state.control.stats_cost_s))
-            state.control.idle_cores = float(ctl.get("idle_cores", state.control.idle_cores))
-            if "factor" in ctl:
-                state.control.factor = float(ctl["factor"])
-        if "admit" in body:
-            state.gate.limit = None if body["admit"] is None else int(body["admit"])
-        out = {"pid": os.getpid(), "burn_factor": state.control.factor}
-        return Response(json.dumps(out).encode(), media_type="application/json")
+        return _configure(state, json.loads(await request.body()))
 
     @app.get("/_trivial")
     async def trivial() -> Response:
@@ -382,4 +387,48 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
         state.handoff_bodies.append((t0, time.monotonic()))
         return Response(_OK, media_type="application/json")
 
-    return app
+
+def _stats(state: _State) -> dict[str, Any]:
+    """The body of /_stats (called on the event loop: the limiter is the loop's)."""
+    lim = anyio.to_thread.current_default_thread_limiter().statistics()
+    return {
+        "pid": os.getpid(),
+        "t": time.monotonic(),
+        "cpu_s": time.process_time(),
+        "borrowed_tokens": lim.borrowed_tokens,
+        "total_tokens": lim.total_tokens,
+        "tasks_waiting": lim.tasks_waiting,
+        "pools": {
+            p.name: {"in_use": p.in_use, "waiting": p.waiting}
+            for p in (state.db_sync, state.db_async, state.http_sync, state.http_async)
+        },
+        "counts": state.meter.snapshot(),
+        "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
+        "burn_factor": state.control.factor,
+        "control_batches": state.control.batches,
+        "shed": state.gate.shed,
+        "in_flight": state.gate.in_flight,
+    }
+
+
+def _configure(state: _State, body: dict[str, Any]) -> Response:
+    """Apply a /_config body (called on the event loop: the limiter is the loop's)."""
+    if "burns" in body:
+        burns = [[float(x) for x in row] for row in body["burns"]]
+        if [len(r) for r in burns] != [len(r) for r in state.burns]:
+            return Response(b'{"error":"burns shape"}', status_code=400)
+        state.burns = burns
+    if "tokens" in body:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = int(body["tokens"])
+    if "control" in body:
+        ctl = body["control"]
+        state.control.enabled = bool(ctl["enabled"])
+        state.control.target_ms = float(ctl.get("target_ms", state.control.target_ms))
+        state.control.stats_cost_s = float(ctl.get("stats_cost_s", state.control.stats_cost_s))
+        state.control.idle_cores = float(ctl.get("idle_cores", state.control.idle_cores))
+        if "factor" in ctl:
+            state.control.factor = float(ctl["factor"])
+    if "admit" in body:
+        state.gate.limit = None if body["admit"] is None else int(body["admit"])
+    out = {"pid": os.getpid(), "burn_factor": state.control.factor}
+    return Response(json.dumps(out).encode(), media_type="application/json")
