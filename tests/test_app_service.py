@@ -287,3 +287,15 @@ def svc_point(rps: float, p99: float) -> Any:
     from sizing.figures import PointEstimate
 
     return PointEstimate(rps=rps, p99_ms=p99)
+
+
+def test_optional_limits_round_trip_through_the_form() -> None:
+    """limit_concurrency is optional: the form shows 0 for none, and 0 comes back as none."""
+    s = preset("mixed service")
+    values = svc.values_from_scenario(s)
+    assert values["limitconc"] == 0 and values["pooltimeout"] == 30_000.0
+    assert svc.scenario_from_inputs(values, svc.rows_from_scenario(s), "expert").deployment.limit_concurrency is None
+    limited = s.model_copy(update={"deployment": s.deployment.model_copy(
+        update={"limit_concurrency": 64, "db_pool_timeout_ms": 5000.0})})
+    back = svc.scenario_from_inputs(svc.values_from_scenario(limited), svc.rows_from_scenario(limited), "expert")
+    assert back == limited

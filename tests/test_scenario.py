@@ -153,3 +153,34 @@ def test_p99_beside_mean_sets_cv2_and_rejects_impossible() -> None:
         Endpoint(name="a", share=1, handler="async", upstream_latency_ms=100, upstream_latency_p99_ms=50)
     with pytest.raises(ValidationError, match=r"at most 14\.97x"):
         Endpoint(name="a", share=1, handler="async", other_io_ms=10, other_io_p99_ms=500)
+
+
+def test_pool_timeout_and_limit_concurrency_are_deployment_settings() -> None:
+    """The two server-side limits: defaults keep what was there before (SQLAlchemy's 30 s pool_timeout, no
+    --limit-concurrency), and each is checked like every other field."""
+    d = Deployment()
+    assert d.db_pool_timeout_ms == 30_000.0 and d.limit_concurrency is None
+    with pytest.raises(ValidationError, match="db_pool_timeout_ms"):
+        Deployment(db_pool_timeout_ms=0)
+    with pytest.raises(ValidationError, match="limit_concurrency"):
+        Deployment(limit_concurrency=0)
+
+
+def test_the_pool_timeout_is_the_one_the_finding_and_the_snippets_use() -> None:
+    """A DB pool of one connection held 100 ms at 9 requests/s waits 4.5 s at the p99 (M/M/1: the p99 of the
+    wait is ln(rho / 0.01) / (mu - lambda) = ln(90) / 1 s): past a 0.5 s pool_timeout, within 30 s."""
+    from sizing import evaluate, recommend
+
+    ep = Endpoint(name="a", share=1, handler="async", cpu_ms=0.5, db_hold_ms=100)
+    s = Scenario(traffic=Traffic(rps=9.0), endpoints=[ep], deployment=Deployment(db_pool_size=1, db_max_overflow=0))
+    wait = evaluate(s).stage("db_pool")
+    assert wait is not None and wait.wait_p99_ms == pytest.approx(1000 * math.log(90.0), rel=0.01)
+    assert "db_pool_timeouts" not in {f.code for f in evaluate(s).findings}
+    short = s.model_copy(update={"deployment": s.deployment.model_copy(
+        update={"db_pool_timeout_ms": 500.0, "limit_concurrency": 64})})
+    (finding,) = [f for f in evaluate(short).findings if f.code == "db_pool_timeouts"]
+    assert "pool_timeout of 0.5 s" in finding.message
+    snippets = recommend(short).snippets
+    assert "pool_timeout=0.5," in snippets["sqlalchemy"] and "timeout=0.5)" in snippets["psycopg_pool"]
+    assert "--limit-concurrency 64 " in snippets["uvicorn"]
+    assert "pool_timeout=30," in recommend(s).snippets["sqlalchemy"]

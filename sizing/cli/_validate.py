@@ -73,6 +73,27 @@ def register(sub: Any) -> None:
         help="past capacity: answer 503 beyond a bounded backlog, as --limit-concurrency would (the rate "
         "measured is the capacity), or let the backlog grow for the whole point (default: %(default)s)",
     )
+    p.add_argument(
+        "--backend",
+        choices=("emulated", "postgres"),
+        default="emulated",
+        help="what stands behind the server: semaphores and sleeps, or a real PostgreSQL (a private one from "
+        "the Debian postgresql package, or --database-url) reached through SQLAlchemy, psycopg_pool or "
+        "asyncpg, and httpx to an upstream process (default: %(default)s)",
+    )
+    p.add_argument(
+        "--db-pool",
+        choices=("sqlalchemy", "psycopg_pool", "asyncpg"),
+        default="sqlalchemy",
+        help="with --backend postgres: SQLAlchemy's pool (psycopg for def code, asyncpg for async def), a "
+        "psycopg_pool ConnectionPool (def code) or an asyncpg pool (async def code) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="with --backend postgres: a postgresql:// server you run instead of a private one; only a schema "
+        "of its own is created there, and dropped at the end",
+    )
     p.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator's ceiling")
     p.add_argument(
         "--repredict",
@@ -103,6 +124,8 @@ def check_args(args: argparse.Namespace) -> None:
         problems.append(f"--retries: must be in [0, 10], got {args.retries}")
     if not (0 <= args.seed < 2**32):
         problems.append(f"--seed: must be in [0, 2^32), got {args.seed}")
+    if args.database_url is not None and args.backend != "postgres":
+        problems.append("--database-url: applies to --backend postgres only")
     if args.out is not None:
         parent = Path(args.out).resolve().parent
         if not parent.is_dir():
@@ -126,9 +149,15 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
     try:
         validation.check_scenario(scenario)
+        validation.check_backend(scenario, args.backend, args.db_pool, args.database_url)
         validation.resolve_points(scenario, validation.parse_points(args.points), args.stage)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if args.backend == "postgres" and args.database_url is None and validation.find_bindir() is None:
+        raise InputError(
+            "--backend postgres: PostgreSQL is not installed (no initdb/postgres found); install Debian's "
+            "postgresql package, or pass --database-url postgresql://... for a server you run"
+        )
     name = "stdin" if args.file == "-" else Path(args.file).stem
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
@@ -144,6 +173,9 @@ def _validate(args: argparse.Namespace) -> int:
             retries=args.retries,
             name=name,
             overload=args.overload,
+            backend=args.backend,
+            db_pool=args.db_pool,
+            database_url=args.database_url,
             progress=progress,
         )
     except Exception as exc:  # the harness failed after the input was accepted: exit 3, not a traceback

@@ -21,7 +21,6 @@ _STAGE_WORDS = {
     "http_pool": "the httpx connection pool",
 }
 _HTTPX_POOL_TIMEOUT_MS = 5000.0
-_SQLALCHEMY_POOL_TIMEOUT_MS = 30000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,13 +209,14 @@ def _pool_waits(case: _Case) -> Iterator[Finding]:
                 message=f"p99 wait for {_STAGE_WORDS[s.name]} is {s.wait_p99_ms:.1f} ms, above the target "
                 f"{t.max_pool_wait_p99_ms:g} ms: {_fix_for(s.name)}",
             )
-    db = case.stages["db_pool"]
-    if db.stable and db.wait_p99_ms is not None and db.wait_p99_ms > _SQLALCHEMY_POOL_TIMEOUT_MS:
+    db, timeout_ms = case.stages["db_pool"], case.dep.db_pool_timeout_ms
+    if db.stable and db.wait_p99_ms is not None and db.wait_p99_ms > timeout_ms:
         yield Finding(
             code="db_pool_timeouts",
             severity="critical",
             message=f"the p99 wait for a DB connection ({db.wait_p99_ms / 1000:.1f} s) passes SQLAlchemy's "
-            "pool_timeout of 30 s: requests will fail with TimeoutError; enlarge the pool or cut the hold time",
+            f"pool_timeout of {timeout_ms / 1000:g} s: requests will fail with TimeoutError; enlarge the pool or "
+            "cut the hold time",
         )
 
 

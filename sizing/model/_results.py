@@ -55,7 +55,8 @@ FINDING_CODES: Mapping[FindingCode, str] = {
     "busy with heavy-tailed holds); check the tail with `python -m sizing simulate`",
     "cpu_impossible": "(recommend) no worker count keeps the core under max_cpu_utilization within the hosts "
     "and cores allowed",
-    "db_pool_timeouts": "the p99 wait for a DB connection passes SQLAlchemy's 30 s pool_timeout: requests fail",
+    "db_pool_timeouts": "the p99 wait for a DB connection passes deployment.db_pool_timeout_ms (SQLAlchemy's "
+    "pool_timeout): requests fail",
     "default_tokens_saturate": "AnyIO's default 40 thread tokens are over 85% busy, or saturated, at the peak",
     "event_loop_blocked": "a blocking call inside `async def` holds the event loop for every request",
     "fleet_db_over_budget": "hosts x workers x (pool + overflow) exceeds the database's max_connections "

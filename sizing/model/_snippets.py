@@ -9,8 +9,8 @@ __all__ = ["PYTHON_SNIPPETS", "SHELL_SNIPPETS", "snippets_for"]
 PYTHON_SNIPPETS = ("lifespan", "httpx", "sqlalchemy", "sqlalchemy_async", "asyncpg", "psycopg_pool")
 SHELL_SNIPPETS = ("uvicorn", "gunicorn")
 
-# Filled with str.format: {tokens}, {http}, {keepalive}, {pool}, {overflow}, {connections}, {workers},
-# {app_path}.
+# Filled with str.format: {tokens}, {http}, {keepalive}, {pool}, {overflow}, {connections}, {pool_timeout_s},
+# {workers}, {limit} (uvicorn's --limit-concurrency, or nothing), {app_path}.
 _TEMPLATES = {
     "lifespan": """\
 from contextlib import asynccontextmanager
@@ -57,7 +57,7 @@ engine = create_engine(
     DATABASE_URL,
     pool_size={pool},
     max_overflow={overflow},
-    pool_timeout=30,
+    pool_timeout={pool_timeout_s},
     pool_pre_ping=True,
 )
 """,
@@ -68,7 +68,7 @@ engine = create_async_engine(
     DATABASE_URL,
     pool_size={pool},
     max_overflow={overflow},
-    pool_timeout=30,
+    pool_timeout={pool_timeout_s},
     pool_pre_ping=True,
 )
 """,
@@ -83,10 +83,10 @@ async def make_pool(dsn: str) -> asyncpg.Pool:
     "psycopg_pool": """\
 from psycopg_pool import ConnectionPool
 
-pool = ConnectionPool(conninfo=DATABASE_URL, min_size={connections}, max_size={connections}, timeout=30)
+pool = ConnectionPool(conninfo=DATABASE_URL, min_size={connections}, max_size={connections}, timeout={pool_timeout_s})
 """,
     "uvicorn": (
-        "uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers} "
+        "uvicorn {app_path} --host 0.0.0.0 --port 8000 --workers {workers}{limit} "
         "--loop uvloop --http httptools\n"
     ),
     "gunicorn": (
@@ -104,7 +104,9 @@ def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, s
         "pool": dep.db_pool_size,
         "overflow": dep.db_max_overflow,
         "connections": dep.db_connections_per_worker,
+        "pool_timeout_s": f"{dep.db_pool_timeout_ms / 1000.0:g}",
         "workers": dep.workers_per_host,
+        "limit": "" if dep.limit_concurrency is None else f" --limit-concurrency {dep.limit_concurrency}",
         "app_path": app_path,
     }
     return {name: template.format(**values) for name, template in _TEMPLATES.items()}

@@ -227,6 +227,21 @@ class Deployment(_Model):
         le=1_000_000,
         description="Connections not for the app (superuser_reserved_connections)",
     )
+    db_pool_timeout_ms: float = Field(
+        default=30_000.0,
+        gt=0.0,
+        le=3_600_000.0,
+        allow_inf_nan=False,
+        description="How long a request waits for a pooled DB connection before it fails (SQLAlchemy's "
+        "pool_timeout, 30 s by default; psycopg_pool's timeout; the acquire timeout of an asyncpg pool)",
+    )
+    limit_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="uvicorn --limit-concurrency per worker: past this many open connections or tasks it "
+        "answers 503, idle keep-alive connections included (null: no limit)",
+    )
 
     @model_validator(mode="after")
     def _check_budget(self) -> Self:

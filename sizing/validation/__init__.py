@@ -9,6 +9,9 @@ Needs the `validate` extra (fastapi, uvicorn, httpx).
 Run and read
     validate, repredict, ValidationReport (JSON format FORMAT), PointReport, Measured, ClassLatency, Predicted,
     Calibration, WindowSpread, Verdict, VerdictStatus, EXIT_OK, EXIT_MISS, EXIT_ERROR
+The real backend (backend="postgres")
+    BACKENDS, DB_POOLS, BackendKind, DbPool, Backend, backend_for, check_backend, Database,
+    private_database, user_database, find_bindir, PostgresUnavailableError, SEED_ROWS, SPEED_SETTINGS
 Harness parts (public for unit tests of the plan, the measurement and the verdicts)
     Options, check_scenario, admission_limit, parse_points, resolve_points, nominal_capacities,
     burn_plan, LoadPoint, verdict, band_range, disturbance_reason, overloaded, PointRun, analyze,
@@ -19,6 +22,15 @@ Harness parts (public for unit tests of the plan, the measurement and the verdic
 from __future__ import annotations
 
 from sizing._base import publish
+from sizing.validation._backend import (
+    BACKENDS,
+    DB_POOLS,
+    Backend,
+    BackendKind,
+    DbPool,
+    backend_for,
+    check_backend,
+)
 from sizing.validation._calibrate import CalibrationData, burns_at, framework_at
 from sizing.validation._harness import Options, admission_limit, check_scenario, validate
 from sizing.validation._measure import (
@@ -31,6 +43,15 @@ from sizing.validation._measure import (
     latency_ci,
 )
 from sizing.validation._plan import LoadPoint, burn_plan, nominal_capacities, parse_points, resolve_points
+from sizing.validation._postgres import (
+    SEED_ROWS,
+    SPEED_SETTINGS,
+    Database,
+    PostgresUnavailableError,
+    find_bindir,
+    private_database,
+    user_database,
+)
 from sizing.validation._predict import repredict
 from sizing.validation._processes import OwnedProcess, Server, group_alive, lean_boot, start_server
 from sizing.validation._report import (
@@ -56,6 +77,8 @@ from sizing.validation._report import (
 )
 
 __all__ = [
+    "BACKENDS",
+    "DB_POOLS",
     "EXIT_ERROR",
     "EXIT_MISS",
     "EXIT_OK",
@@ -63,15 +86,22 @@ __all__ = [
     "MAX_LAG_P99_MS",
     "MAX_OTHER_CPU",
     "MAX_STEAL",
+    "SEED_ROWS",
+    "SPEED_SETTINGS",
+    "Backend",
+    "BackendKind",
     "Calibration",
     "CalibrationData",
     "ClassLatency",
+    "Database",
+    "DbPool",
     "LoadPoint",
     "Measured",
     "Options",
     "OwnedProcess",
     "PointReport",
     "PointRun",
+    "PostgresUnavailableError",
     "Predicted",
     "Server",
     "ValidationReport",
@@ -80,13 +110,16 @@ __all__ = [
     "WindowSpread",
     "admission_limit",
     "analyze",
+    "backend_for",
     "band_range",
     "burn_plan",
     "burns_at",
+    "check_backend",
     "check_scenario",
     "disturbance_reason",
     "disturbance_score",
     "disturbed",
+    "find_bindir",
     "framework_at",
     "gc_in_window",
     "group_alive",
@@ -95,9 +128,11 @@ __all__ = [
     "nominal_capacities",
     "overloaded",
     "parse_points",
+    "private_database",
     "repredict",
     "resolve_points",
     "start_server",
+    "user_database",
     "validate",
     "verdict",
 ]

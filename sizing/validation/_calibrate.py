@@ -42,6 +42,7 @@ class CalibrationData:
     ceiling_rps: float | None = None
     ceiling_cpu: float | None = None
     sleep_overshoot_ms: dict[str, float] = field(default_factory=dict)
+    hold_overhead_ms: dict[str, float] = field(default_factory=dict)
     burn_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -358,7 +359,11 @@ def fidelity(server: Server, cal: CalibrationData) -> None:
     counts = server.stats()["counts"]
     for kind in ("io", "block", "db_sync", "db_async", "http_sync", "http_async"):
         n = counts.get(f"{kind}.n", 0.0)
-        if n > 0:
+        if n > 0 and f"{kind}.over_ms" in counts:
             cal.sleep_overshoot_ms[kind] = round(counts[f"{kind}.over_ms"] / n, 4)
+        if n > 0 and f"{kind}.asked_ms" in counts:
+            # What holding a connection costs beyond the time asked of the other side: a sleep's overshoot
+            # emulated; checkout, round trips, the driver and the reset on return for real.
+            cal.hold_overhead_ms[kind] = round((counts[f"{kind}.hold_ms"] - counts[f"{kind}.asked_ms"]) / n, 4)
     if counts.get("cpu.req_ms", 0.0) > 0:
         cal.burn_accuracy = counts["cpu.used_ms"] / counts["cpu.req_ms"]

@@ -15,6 +15,8 @@ from typing import Literal
 
 from sizing._checks import check_callable, check_choice, check_int, check_real, check_type
 from sizing.scenario import Scenario
+from sizing.validation._activity import activity
+from sizing.validation._backend import BACKENDS, DB_POOLS, BackendKind, DbPool, backend_for, check_backend
 from sizing.validation._calibrate import (
     CalibrationData,
     burns_at,
@@ -23,7 +25,7 @@ from sizing.validation._calibrate import (
     idle_rate,
     prewarm_for,
 )
-from sizing.validation._measure import PointRun, analyze, disturbance_score, drive
+from sizing.validation._measure import PointRun, Probe, analyze, disturbance_score, drive
 from sizing.validation._plan import (
     LoadPoint,
     nominal_capacities,
@@ -138,6 +140,7 @@ def _run_point(
     generators: int,
     capacity_rps: float,
     admitted: int | None = None,
+    probe: Probe | None = None,
 ) -> tuple[PointRun, int]:
     """Run a point; repeat it (at most `retries` times) while it is disturbed (other processes' CPU,
     hypervisor steal, or the generator sending late); the least disturbed run.
@@ -172,7 +175,7 @@ def _run_point(
     attempts = 0
     for _ in range(retries + 1):
         attempts += 1
-        run = drive(server, spec, generators=generators, sample_s=POINT_SAMPLE_S)
+        run = drive(server, spec, generators=generators, sample_s=POINT_SAMPLE_S, probe=probe)
         if not server.proc.alive():
             raise RuntimeError(f"the emulating server exited during {point.label}: {server.log_tail()}")
         score = disturbance_score(run)
@@ -215,6 +218,9 @@ class Options:
     generators: int = 1
     name: str = "scenario"
     overload: Overload = "shed"
+    backend: BackendKind = "emulated"
+    db_pool: DbPool = "sqlalchemy"
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         check_real("seconds", self.seconds, lo=1.0, hi=MAX_SECONDS)
@@ -226,6 +232,10 @@ class Options:
         check_int("generators", self.generators, lo=1, hi=8)
         check_type("name", self.name, str, "a string")
         check_choice("overload", self.overload, OVERLOAD_MODES)
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("db_pool", self.db_pool, DB_POOLS)
+        if self.database_url is not None:
+            check_type("database_url", self.database_url, str, "a postgresql:// URL or None")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -240,6 +250,7 @@ class _Bench:
     capacities: dict[str, float]
     reference_rps: float
     points: list[LoadPoint]
+    probe: Probe | None = None
 
     @property
     def capacity(self) -> float:
@@ -254,7 +265,12 @@ def _parsed_points(points: str | Sequence[float]) -> list[tuple[float, bool]]:
 
 
 def _bench(
-    server: Server, scenario: Scenario, parsed: list[tuple[float, bool]], opts: Options, say: Progress
+    server: Server,
+    scenario: Scenario,
+    parsed: list[tuple[float, bool]],
+    opts: Options,
+    say: Progress,
+    probe: Probe | None = None,
 ) -> _Bench:
     """Calibrate the server once, then place the points on the scenario as emulated (its CPU as spent, the
     hand-off the predictions use): still from the phases alone, never from the model."""
@@ -273,6 +289,7 @@ def _bench(
     emulated = _as_emulated(scenario, cal, scenario.traffic.rps, opts.runtime)
     ref, points = resolve_points(emulated, parsed, opts.stage)
     return _Bench(
+        probe=probe,
         server=server,
         scenario=scenario,
         cal=cal,
@@ -303,7 +320,7 @@ def _point(bench: _Bench, k: int, point: LoadPoint, say: Progress) -> PointRepor
     run, attempts = _run_point(
         bench.server, scenario, point, seconds=opts.seconds, seed=opts.seed + 17 * (k + 1),
         max_requests=opts.max_requests, retries=opts.retries, generators=opts.generators,
-        capacity_rps=bench.capacity, admitted=admitted,
+        capacity_rps=bench.capacity, admitted=admitted, probe=bench.probe,
     )
     warmup = warmup_s(scenario, opts.seconds)
     names = [e.name for e in scenario.endpoints]
@@ -354,6 +371,7 @@ def _calibration(scenario: Scenario, cal: CalibrationData, runtime: Runtime) -> 
         handoff_ms_gap=cal.handoff_ms_gap,
         handoff_ms_model=scenario.runtime.token_handoff_ms if handoff is None else handoff,
         sleep_overshoot_ms=cal.sleep_overshoot_ms,
+        hold_overhead_ms=cal.hold_overhead_ms,
         burn_accuracy=cal.burn_accuracy,
         generator_ceiling_rps=cal.ceiling_rps,
         generator_ceiling_cpu=cal.ceiling_cpu,
@@ -375,6 +393,9 @@ def validate(
     generators: int = 1,
     name: str = "scenario",
     overload: Overload = "shed",
+    backend: BackendKind = "emulated",
+    db_pool: DbPool = "sqlalchemy",
+    database_url: str | None = None,
     progress: Progress | None = None,
 ) -> ValidationReport:
     """Run the scenario's load points on a real uvicorn server on 127.0.0.1; measured against predicted.
@@ -391,6 +412,11 @@ def validate(
     constants, or with `runtime="measured"` the token hand-off calibrated on this server. `progress(line)`
     is called as the run goes.
 
+    `backend="postgres"` puts real parts behind the server: a private PostgreSQL (or, with
+    `database_url`, a schema of its own on a server you run), reached through SQLAlchemy (psycopg for `def`
+    code, asyncpg for `async def`) or, with `db_pool`, a bare psycopg_pool or asyncpg pool; upstream calls go
+    through httpx to an upstream process. The default, "emulated", holds semaphores and sleeps.
+
     Raises TypeError or ValueError for what cannot be validated, before anything starts. The server and
     generators it starts are always stopped, also on error and on SIGTERM or Ctrl-C. A model or simulator
     that raises does not end the run: its verdicts say "error" (see `ValidationReport.exit_code`).
@@ -398,26 +424,31 @@ def validate(
     check_type("scenario", scenario, Scenario, "a sizing.Scenario")
     opts = Options(
         seconds=seconds, stage=stage, seed=seed, max_requests=max_requests, ceiling=ceiling, runtime=runtime,
-        retries=retries, generators=generators, name=name, overload=overload,
+        retries=retries, generators=generators, name=name, overload=overload, backend=backend, db_pool=db_pool,
+        database_url=database_url,
     )
     if progress is not None:
         check_callable("progress", progress, "a callable taking one line of text")
     check_scenario(scenario)
+    check_backend(scenario, backend, db_pool, database_url)
     parsed = _parsed_points(points)
     resolve_points(scenario, parsed, stage)  # an unknown stage fails here, before the server starts
     say: Progress = progress or (lambda _line: None)
     loop, http = loop_and_http()
     machine = _machine(loop, http)
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), backend_for(scenario, backend, db_pool, database_url) as used, activity(used) as probe:
+        if used.database is not None:
+            say(f"PostgreSQL {used.database.version} ready; the server's DB pool: {db_pool}")
         say(f"starting uvicorn ({loop}, {http}) on 127.0.0.1")
-        server = start_server(scenario, seed=seed)
+        server = start_server(scenario, seed=seed, backend=used.config, companions=used.companions)
         try:
             say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
-            bench = _bench(server, scenario, parsed, opts, say)
+            bench = _bench(server, scenario, parsed, opts, say, probe)
             reports = [_point(bench, k, point, say) for k, point in enumerate(bench.points)]
             fidelity(server, bench.cal)
         finally:
             server.stop()
+        described = used.describe()
     machine["loadavg_end"] = list(os.getloadavg())
     caps = bench.capacities
     return ValidationReport(
@@ -430,4 +461,5 @@ def validate(
         seconds=seconds,
         calibration=_calibration(scenario, bench.cal, runtime),
         points=reports,
+        backend=described,
     )

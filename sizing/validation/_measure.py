@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -57,16 +58,27 @@ def machine_cpu() -> tuple[float, float, float]:
     return user + nice + system + irq + softirq, steal, sum(v[:8])
 
 
-def _proc_cpu(pid: int) -> float:
+def _proc_cpu(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds of `pid`; with `reaped`, also of its children that have exited (cutime, cstime)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return (float(fields[11]) + float(fields[12])) / _CLK_TCK
+    own = float(fields[11]) + float(fields[12])
+    return (own + (float(fields[13]) + float(fields[14]) if reaped else 0.0)) / _CLK_TCK
 
 
-def _group_pids(pgid: int) -> list[int]:
+def group_cpu(pgid: int) -> float:
+    """CPU seconds of a process group and of its leader's children: the live ones, and those the leader
+    has reaped (a PostgreSQL's backends come and go with the connections; their time moves to the
+    postmaster's)."""
+    return sum(_proc_cpu(pid, reaped=pid == pgid) for pid in _group_pids(pgid, children=True))
+
+
+def _group_pids(pgid: int, *, children: bool = False) -> list[int]:
+    """The processes of the group `pgid`; with `children`, also the direct children of its leader that left
+    it (a PostgreSQL's backends each start a session of their own)."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -74,7 +86,7 @@ def _group_pids(pgid: int) -> list[int]:
         with contextlib.suppress(OSError):
             with open(f"/proc/{name}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
+            if int(fields[2]) == pgid or (children and int(fields[1]) == pgid):
                 out.append(int(name))
     return out
 
@@ -86,25 +98,43 @@ class PointRun:
     other_cpu: float
     rq_wait_s: float
     steal: float
+    # Cores each of our processes used over the point: the server's workers, its companions (PostgreSQL,
+    # the upstream), the generators and this harness.
+    process_cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+    probes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # `probe()` results over the point
+
+
+Probe = Callable[[], dict[str, Any]]
 
 
 class _Sampler(threading.Thread):
-    """Polls /_stats on its own keep-alive connection until stopped (bounded by `max_s`)."""
+    """Polls /_stats on its own keep-alive connection until stopped (bounded by `max_s`); every
+    `probe_every` polls it also calls `probe` (a database's own view, say), whose failures are skipped."""
 
-    def __init__(self, base_url: str, interval_s: float, max_s: float) -> None:
+    def __init__(
+        self, base_url: str, interval_s: float, max_s: float, probe: Probe | None = None, probe_every: int = 5
+    ) -> None:
         super().__init__(daemon=True)
         self.base_url = base_url
         self.interval_s = interval_s
         self.max_s = max_s
         self.samples: list[dict[str, Any]] = []
+        self.probe = probe
+        self.probe_every = probe_every
+        self.probes: list[dict[str, Any]] = []
         self.halt = threading.Event()
 
     def run(self) -> None:
         deadline = time.monotonic() + self.max_s
+        polls = 0
         with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
             while not self.halt.is_set() and time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError, ValueError):
                     self.samples.append(client.get("/_stats").json())
+                if self.probe is not None and polls % self.probe_every == 0:
+                    with contextlib.suppress(Exception):
+                        self.probes.append({"t": time.monotonic(), **self.probe()})
+                polls += 1
                 self.halt.wait(self.interval_s)
 
 
@@ -125,29 +155,31 @@ def _read_until(fd: int, buf: bytearray, deadline: float, *, line: bool) -> None
         buf += chunk
 
 
-def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: float = 0.1) -> PointRun:
+def drive(
+    server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: float = 0.1, probe: Probe | None = None
+) -> PointRun:
     """Run `generators` processes (the rate split among them, seeds apart) against `server`.
 
     Each generator opens its connections, says "ready", and all start the schedule at one shared instant,
-    so their start-up time is neither in the schedule nor in the latencies.
+    so their start-up time is neither in the schedule nor in the latencies. `probe()` is sampled meanwhile.
     """
     bound_s = 30.0 + spec.seconds + spec.drain_s + 15.0
     procs: list[OwnedProcess] = []
     errs: list[IO[bytes]] = []
-    sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0)
-    server_pids = _group_pids(server.proc.pid)
+    sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0, probe)
+    groups = {"server": server.proc.pid, **server.companions}
     try:
         _start_generators(spec, generators, procs, errs)
         outs = _await_ready(procs, errs)
         sampler.start()
         start_at = time.monotonic() + 0.2
-        before = _CpuMarks.take(server_pids)
+        before = _CpuMarks.take(groups)
         for proc in procs:
             assert proc.proc.stdin is not None
             proc.proc.stdin.write(f"go {start_at!r}\n".encode())
             proc.proc.stdin.flush()
         parts = _collect(procs, outs=outs, errs=errs, done_by=start_at + bound_s)
-        after = _CpuMarks.take(server_pids)
+        after = _CpuMarks.take(groups)
     finally:
         sampler.halt.set()
         for proc in procs:
@@ -159,14 +191,19 @@ def drive(server: Server, spec: LoadSpec, *, generators: int = 1, sample_s: floa
     load = LoadResult.merge(parts)
     span = max(time.monotonic() - start_at, 1e-3)
     gen_cpu = sum(p.cpu_s for p in parts)
-    # Whatever the machine used beyond our server, this process and the generators' send windows.
+    # Whatever the machine used beyond our server, its companions, this process and the generators.
     other = max((after.busy - before.busy) - (after.own - before.own) - gen_cpu, 0.0)
+    cores = {name: (after.groups[name] - before.groups[name]) / span for name in groups}
+    cores["generator"] = gen_cpu / span
+    cores["harness"] = (after.harness - before.harness) / span
     return PointRun(
         load=load,
         samples=sampler.samples,
         other_cpu=other / span,
         steal=(after.steal - before.steal) / span,
         rq_wait_s=(after.rq_wait - before.rq_wait) + load.rq_wait_s,
+        process_cpu=cores,
+        probes=sampler.probes,
     )
 
 
@@ -236,14 +273,18 @@ class _CpuMarks:
 
     busy: float  # the machine's busy CPU seconds
     steal: float  # the machine's steal seconds
-    own: float  # CPU seconds of the server's processes and of this process
+    own: float  # CPU seconds of our process groups and of this process
     rq_wait: float  # the server's threads' run-queue wait (s)
+    groups: dict[str, float]  # CPU seconds of each of our process groups (the server, its companions)
+    harness: float  # this process's CPU seconds
 
     @staticmethod
-    def take(server_pids: list[int]) -> _CpuMarks:
+    def take(groups: dict[str, int]) -> _CpuMarks:
         busy, steal = machine_cpu()[:2]
-        own = sum(_proc_cpu(p) for p in server_pids) + time.process_time()
-        return _CpuMarks(busy, steal, own, runqueue_wait_s(server_pids))
+        cpu = {name: group_cpu(pgid) for name, pgid in groups.items()}
+        harness = time.process_time()
+        own = sum(cpu.values()) + harness
+        return _CpuMarks(busy, steal, own, runqueue_wait_s(_group_pids(groups["server"])), cpu, harness)
 
 
 # Batch means: the steady window's requests, in schedule order, cut into this many consecutive batches.
@@ -337,6 +378,8 @@ def analyze(
         **client,
         **server,
         achieved_rps=served_rps,
+        db_activity=_db_activity(run.probes, t_lo, t_hi),
+        process_cpu={k: round(v, 4) for k, v in run.process_cpu.items()},
         other_cpu=run.other_cpu,
         runqueue_wait_ms_per_request=run.rq_wait_s * 1000.0 / max(len(sched), 1),
         steal=run.steal,
@@ -420,13 +463,23 @@ def _server_side(
         for v in by_pid.values()
         if len(v) > 1 and v[-1]["t"] > v[0]["t"]
     ]
+    counts = _count_deltas(samples)
     pools: dict[str, dict[str, float]] = {}
     if samples:
         for name in samples[0]["pools"]:
             in_use = [s["pools"][name]["in_use"] for s in samples]
             wait = [s["pools"][name]["waiting"] for s in samples]
-            if max(in_use) > 0 or max(wait) > 0:
+            steps = counts.get(f"{name}.n", 0.0)
+            if max(in_use) > 0 or max(wait) > 0 or steps > 0:
                 pools[name] = {"in_use_mean": float(np.mean(in_use)), "waiting_mean": float(np.mean(wait))}
+            if steps > 0:
+                pools[name].update(
+                    steps=steps,
+                    wait_ms=counts.get(f"{name}.wait_ms", 0.0) / steps,
+                    hold_ms=counts.get(f"{name}.hold_ms", 0.0) / steps,
+                    asked_ms=counts.get(f"{name}.asked_ms", 0.0) / steps,
+                )
+    failures = {k.removeprefix("fail."): int(v) for k, v in counts.items() if k.startswith("fail.") and v > 0}
     bmean = _mean(borrowed)
     gc_full, gc_max, gc_share = gc_in_window(samples, t_lo, t_hi)
     last = {int(s["pid"]): s.get("burn_factor") for s in samples}  # the last sample of each worker
@@ -451,11 +504,37 @@ def _server_side(
         "tasks_waiting_mean": _mean(waiting),
         "tasks_waiting_max": int(waiting.max()) if len(waiting) else None,
         "pools": pools,
+        "failures": failures,
         "samples": len(samples),
         "gc_full_pauses": gc_full,
         "gc_full_pause_max_ms": gc_max,
         "gc_pause_share": gc_share,
     }
+
+
+def _count_deltas(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """What each of the server's counters added over the samples, summed over the worker processes."""
+    first: dict[int, dict[str, float]] = {}
+    last: dict[int, dict[str, float]] = {}
+    for s in samples:
+        pid = int(s["pid"])
+        first.setdefault(pid, s.get("counts", {}))
+        last[pid] = s.get("counts", {})
+    out: dict[str, float] = {}
+    for pid, end in last.items():
+        start = first[pid]
+        for key, value in end.items():
+            out[key] = out.get(key, 0.0) + float(value) - float(start.get(key, 0.0))
+    return out
+
+
+def _db_activity(probes: list[dict[str, Any]], t_lo: float, t_hi: float) -> dict[str, float]:
+    """Mean count of the server's connections by state over the probes taken in the window."""
+    window = [p for p in probes if t_lo <= p["t"] <= t_hi and "activity" in p]
+    if not window:
+        return {}
+    states = {state for p in window for state in p["activity"]}
+    return {state: round(sum(p["activity"].get(state, 0) for p in window) / len(window), 3) for state in sorted(states)}
 
 
 def gc_in_window(

@@ -28,7 +28,7 @@ import httpx
 from sizing.scenario._models import Scenario
 from sizing.validation.server._app import CONFIG_ENV
 
-__all__ = ["OwnedProcess", "Server", "free_port", "sigterm_as_interrupt", "start_server"]
+__all__ = ["LOOPBACK", "OwnedProcess", "Server", "free_port", "sigterm_as_interrupt", "start_server"]
 
 _PR_SET_PDEATHSIG = 1
 LOOPBACK = "127.0.0.1"
@@ -57,7 +57,11 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class OwnedProcess:
-    """A child process in its own session, stopped (with its group) by `stop()` or on leaving a `with`."""
+    """A child process in its own session, stopped (with its group) by `stop()` or on leaving a `with`.
+
+    `user` runs it as another user (which needs root); `stop_signal` is what asks it to stop before the
+    SIGKILL (SIGTERM by default; PostgreSQL's fast shutdown is SIGINT).
+    """
 
     def __init__(
         self,
@@ -67,6 +71,8 @@ class OwnedProcess:
         stdin: int | None = None,
         stdout: int | IO[Any] | None = None,
         stderr: int | IO[Any] | None = None,
+        user: str | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
         self.proc = subprocess.Popen(
             list(argv),
@@ -75,18 +81,22 @@ class OwnedProcess:
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
+            # The parent-death signal survives the user change: Popen switches user before this runs.
             preexec_fn=_die_with_parent,
+            user=user,
+            group=user,
         )
         self.pid = self.proc.pid
+        self.stop_signal = stop_signal
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self, grace_s: float = 5.0) -> None:
-        """SIGTERM the child's process group, SIGKILL it after `grace_s`; idempotent."""
+        """Signal the child's process group (`stop_signal`), SIGKILL it after `grace_s`; idempotent."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
+                os.killpg(self.pid, self.stop_signal)
             try:
                 self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
@@ -156,12 +166,22 @@ def loop_and_http() -> tuple[str, str]:
 class Server:
     """A running emulating server: its process, URL and a control client."""
 
-    def __init__(self, proc: OwnedProcess, port: int, log: IO[bytes], workers: int = 1) -> None:
+    def __init__(
+        self,
+        proc: OwnedProcess,
+        port: int,
+        log: IO[bytes],
+        workers: int = 1,
+        companions: dict[str, int] | None = None,
+    ) -> None:
         self.proc = proc
         self.port = port
         self.base_url = f"http://{LOOPBACK}:{port}"
         self.log = log
         self.workers = workers
+        # Process groups of ours besides the server (a PostgreSQL, the upstream): their CPU is reported per
+        # point and is not "other processes".
+        self.companions = dict(companions or {})
         self.client = httpx.Client(base_url=self.base_url, timeout=10.0)
 
     def stats(self) -> dict[str, Any]:
@@ -239,13 +259,25 @@ LOADGEN = lean_boot("import runpy\nrunpy.run_module('sizing.validation.loadgen',
 
 
 def start_server(
-    scenario: Scenario, *, seed: int = 0, ready_timeout_s: float = 30.0, attempts: int = 3
+    scenario: Scenario,
+    *,
+    seed: int = 0,
+    ready_timeout_s: float = 30.0,
+    attempts: int = 3,
+    backend: dict[str, Any] | None = None,
+    companions: dict[str, int] | None = None,
 ) -> Server:
-    """Start uvicorn with the emulating app on a free 127.0.0.1 port; the caller must `stop()` it."""
+    """Start uvicorn with the emulating app on a free 127.0.0.1 port; the caller must `stop()` it.
+
+    `backend`: the real backend's configuration for the app (None: emulated pools). The scenario's
+    `deployment.limit_concurrency` becomes uvicorn's --limit-concurrency.
+    """
     import tempfile
 
     loop, http = loop_and_http()
-    config = json.dumps({"scenario": scenario.model_dump(mode="json"), "seed": seed})
+    config = json.dumps({"scenario": scenario.model_dump(mode="json"), "seed": seed, "backend": backend})
+    limit = scenario.deployment.limit_concurrency
+    extra = [] if limit is None else ["--limit-concurrency", str(limit)]
     last_error = ""
     for _ in range(attempts):
         port = free_port()
@@ -273,6 +305,7 @@ def start_server(
             "--no-access-log",
             "--log-level",
             "warning",
+            *extra,
         ]
         log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the Server, closed by Server.stop()
         proc = OwnedProcess(
@@ -282,7 +315,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = Server(proc, port, log, workers=scenario.deployment.workers_per_host)
+        server = Server(proc, port, log, workers=scenario.deployment.workers_per_host, companions=companions)
         try:
             deadline = time.monotonic() + ready_timeout_s
             while time.monotonic() < deadline and proc.alive():

@@ -129,7 +129,26 @@ class Measured(Result):
     )
     tasks_waiting_mean: float | None
     tasks_waiting_max: int | None
-    pools: dict[str, dict[str, float]]
+    pools: dict[str, dict[str, float]] = Field(
+        description="Per pool (db_sync, db_async, http_sync, http_async): sampled in_use_mean and "
+        "waiting_mean, and per step wait_ms (for a connection), hold_ms (with it), asked_ms (of the other side: "
+        "the sleep, pg_sleep, the upstream's delay) and steps"
+    )
+    failures: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failed requests in the window by cause (db_pool_timeout, db_error, http_error, ...), "
+        "counted by the server; each was answered 500",
+    )
+    db_activity: dict[str, float] = Field(
+        default_factory=dict,
+        description="The database's own view: the emulating server's connections in pg_stat_activity by "
+        "state (active, idle, idle in transaction), mean of the samples (real backend only)",
+    )
+    process_cpu: dict[str, float] = Field(
+        default_factory=dict,
+        description="Cores each of our processes used during the point: server (all workers), postgres, "
+        "upstream, generator, harness",
+    )
     samples: int
     other_cpu: float = Field(description="CPU used by other processes on the machine during the point, cores")
     steal: float = Field(description="CPU stolen by the hypervisor during the point, cores")
@@ -265,6 +284,11 @@ class Calibration(Result):
     handoff_ms_gap: float | None = Field(description="Mean gap from one body's end to the next one's start")
     handoff_ms_model: float = Field(description="Token hand-off the predictions used")
     sleep_overshoot_ms: dict[str, float] = Field(description="Mean excess of each emulated wait, by kind")
+    hold_overhead_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per pool, the mean time a connection was held beyond what was asked of the other side "
+        "(a sleep, pg_sleep, the upstream's delay): checkout, round trips, driver work, reset on return",
+    )
     burn_accuracy: float | None = Field(description="CPU burned / CPU requested")
     generator_ceiling_rps: float | None = Field(
         description="Highest trivial rate sent clean; None if skipped"
@@ -286,6 +310,11 @@ class ValidationReport(Result):
     seconds: float
     calibration: Calibration
     points: list[PointReport]
+    backend: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "emulated"},
+        description="What stood behind the server: emulated pools, or a PostgreSQL (private or a schema on the "
+        "user's, its version, max_connections and any setting made only for speed) and the driver's pool",
+    )
     predicted: str | None = Field(
         default=None,
         description="When predictions were recomputed from the stored calibration; None: at the run",

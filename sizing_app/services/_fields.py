@@ -34,6 +34,7 @@ class Field:
     step: float
     group: Group
     short: bool = False
+    zero_is_none: bool = False  # an optional setting: 0 in the form is null (none) in the scenario
 
     @property
     def title(self) -> str:
@@ -49,7 +50,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 
 
 def model_bounds(model: type[BaseModel], attr: str) -> tuple[float | None, float | None, bool]:
-    """(low, high, integer) of a scenario field, from its pydantic constraints (None: unbounded)."""
+    """(low, high, integer) of a scenario field, from its pydantic constraints (None: unbounded); an
+    optional integer (`int | None`) counts as an integer."""
     info = model.model_fields[attr]
     low = high = None
     for c in info.metadata:
@@ -57,7 +59,7 @@ def model_bounds(model: type[BaseModel], attr: str) -> tuple[float | None, float
             low = float(c.ge if isinstance(c, annotated_types.Ge) else c.gt)  # type: ignore[arg-type]
         elif isinstance(c, annotated_types.Le | annotated_types.Lt):
             high = float(c.le if isinstance(c, annotated_types.Le) else c.lt)  # type: ignore[arg-type]
-    return low, high, info.annotation is int
+    return low, high, info.annotation is int or info.annotation == (int | None)
 
 
 def _f(
@@ -71,8 +73,10 @@ def _f(
     step: float = 1.0,
     group: Group,
     short: bool = False,
+    zero_is_none: bool = False,
 ) -> Field:
-    """A field; one with a `path` takes its bounds from the model, a short-form one is a share in [0, high]."""
+    """A field; one with a `path` takes its bounds from the model, a short-form one is a share in [0, high];
+    with `zero_is_none` the form's 0 stands for the model's null (the low bound is then 0)."""
     if path is None:
         return Field(
             key=key,
@@ -95,11 +99,12 @@ def _f(
         unit=unit,
         help=help_,
         integer=integer,
-        low=low or 0.0,
+        low=0.0 if zero_is_none else (low or 0.0),
         high=high if top is None else top,
         step=step,
         group=group,
         short=short,
+        zero_is_none=zero_is_none,
     )
 
 
@@ -231,6 +236,26 @@ FIELDS: tuple[Field, ...] = (
         "connections",
         "Connections the app cannot use (PostgreSQL superuser_reserved_connections, default 3).",
         group="deployment",
+    ),
+    _f(
+        "pooltimeout",
+        ("deployment", "db_pool_timeout_ms"),
+        "DB pool timeout",
+        "ms",
+        "How long a request waits for a pooled DB connection before it fails: SQLAlchemy's pool_timeout "
+        "(30 s by default), psycopg_pool's timeout, an asyncpg acquire timeout.",
+        step=1000.0,
+        group="deployment",
+    ),
+    _f(
+        "limitconc",
+        ("deployment", "limit_concurrency"),
+        "Limit concurrency",
+        "per worker, 0 = none",
+        "uvicorn --limit-concurrency: past this many open connections or tasks a worker answers 503 (idle "
+        "keep-alive connections count). 0 means no limit, uvicorn's default.",
+        group="deployment",
+        zero_is_none=True,
     ),
     _f(
         "p99",

@@ -36,7 +36,8 @@ def values_from_scenario(scenario: Scenario) -> dict[str, float | int]:
     for f in FIELDS:
         if f.path is not None:
             section, attr = f.path
-            out[f.key] = getattr(getattr(scenario, section), attr)
+            value = getattr(getattr(scenario, section), attr)
+            out[f.key] = 0 if value is None and f.zero_is_none else value
     out.update(short_values(scenario))
     return out
 
@@ -170,7 +171,8 @@ def scenario_from_inputs(
     nested: dict[str, dict[str, Any]] = {"traffic": {}, "deployment": {}, "targets": {}, "runtime": {}}
     for f in FIELDS:
         if f.path is not None:
-            nested[f.path[0]][f.path[1]] = _plain(values[f.key])
+            value = _plain(values[f.key])
+            nested[f.path[0]][f.path[1]] = None if f.zero_is_none and value == 0 else value
     endpoints = endpoints_from_rows(rows)
     if not endpoints:
         raise InputError(["Endpoints: add at least one request class"])

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -48,6 +47,7 @@ from pydantic import BaseModel, model_validator
 
 from sizing.scenario._lifecycle import Phase, Step, request_phases
 from sizing.scenario._models import Scenario
+from sizing.validation.server._backends import RequestFailedError, make_pools
 from sizing.validation.server._instruments import (
     Admission,
     AdmissionGate,
@@ -65,57 +65,6 @@ HANDOFF_BODY_MS = 10.0
 _OK = b'{"ok":true}'
 
 
-class _SyncPool:
-    """A pool of `size` connections for threads: held while the thread keeps its token (like QueuePool)."""
-
-    def __init__(self, name: str, size: int, meter: Meter) -> None:
-        self.name = name
-        self.sem = threading.Semaphore(size)
-        self.lock = threading.Lock()
-        self.in_use = 0
-        self.waiting = 0
-        self.meter = meter
-
-    def hold(self, seconds: float) -> None:
-        with self.lock:
-            self.waiting += 1
-        self.sem.acquire()
-        with self.lock:
-            self.waiting -= 1
-            self.in_use += 1
-        try:
-            _sleep_measured(self.meter, self.name, seconds)
-        finally:
-            with self.lock:
-                self.in_use -= 1
-            self.sem.release()
-
-
-class _AsyncPool:
-    """A pool of `size` connections for coroutines (an asyncio semaphore, created inside the loop)."""
-
-    def __init__(self, name: str, size: int, meter: Meter) -> None:
-        self.name = name
-        self.size = size
-        self.sem: asyncio.Semaphore | None = None
-        self.in_use = 0
-        self.waiting = 0
-        self.meter = meter
-
-    async def hold(self, seconds: float) -> None:
-        if self.sem is None:
-            self.sem = asyncio.Semaphore(self.size)
-        self.waiting += 1
-        await self.sem.acquire()
-        self.waiting -= 1
-        self.in_use += 1
-        try:
-            await _asleep_measured(self.meter, self.name, seconds)
-        finally:
-            self.in_use -= 1
-            self.sem.release()
-
-
 def _sleep_measured(meter: Meter, kind: str, seconds: float) -> None:
     t0 = time.perf_counter()
     time.sleep(seconds)
@@ -131,16 +80,12 @@ async def _asleep_measured(meter: Meter, kind: str, seconds: float) -> None:
 
 
 class _State:
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, backend: dict[str, Any] | None = None) -> None:
         self.scenario = scenario
         self.rng = random.Random(seed * 1_000_003 + os.getpid())
         self.meter = Meter()
-        dep = scenario.deployment
-        size = dep.db_connections_per_worker
-        self.db_sync = _SyncPool("db_sync", size, self.meter)
-        self.db_async = _AsyncPool("db_async", size, self.meter)
-        self.http_sync = _SyncPool("http_sync", dep.http_max_connections, self.meter)
-        self.http_async = _AsyncPool("http_async", dep.http_max_connections, self.meter)
+        self.pools = make_pools(scenario, self.meter, backend)
+        self.rows = int((backend or {}).get("rows", 1))
         # burns[class][phase]: CPU ms per phase; 0 until the harness has measured the framework's own CPU.
         self.burns: list[list[float]] = [[0.0] * len(request_phases(e)) for e in scenario.endpoints]
         self.handoff_bodies: deque[tuple[float, float]] = deque(maxlen=20_000)
@@ -148,6 +93,10 @@ class _State:
         gc.callbacks.append(self.gc)
         self.control = Control()
         self.gate = AdmissionGate()
+
+    def row(self) -> int:
+        """A seeded row to read (the real backend's table holds rows 1..rows)."""
+        return self.rng.randint(1, self.rows)
 
     def draw_s(self, step: Step) -> float:
         """One service time (seconds) from the step's distribution: constant for cv2 0, else lognormal."""
@@ -178,9 +127,9 @@ def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> N
         if step.kind == "cpu":
             state.burn(burn_ms)
         elif step.kind == "db":
-            state.db_sync.hold(state.draw_s(step))
+            state.pools.db_sync(state.draw_s(step), state.row())
         elif step.kind == "http":
-            state.http_sync.hold(state.draw_s(step))
+            state.pools.http_sync(state.draw_s(step))
         else:  # io, and block (the loop turn of an async handler runs this on the loop on purpose)
             _sleep_measured(state.meter, step.kind, state.draw_s(step))
 
@@ -188,9 +137,9 @@ def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> N
 async def _run_steps_async(state: _State, steps: tuple[Step, ...]) -> None:
     for step in steps:
         if step.kind == "db":
-            await state.db_async.hold(state.draw_s(step))
+            await state.pools.db_async(state.draw_s(step), state.row())
         elif step.kind == "http":
-            await state.http_async.hold(state.draw_s(step))
+            await state.pools.http_async(state.draw_s(step))
         elif step.kind == "io":
             await _asleep_measured(state.meter, "io", state.draw_s(step))
         else:
@@ -335,10 +284,11 @@ def create_app(config: dict[str, Any] | None = None) -> FastAPI:
     if config is None:
         config = json.loads(os.environ[CONFIG_ENV])
     scenario = Scenario.model_validate(config["scenario"])
-    state = _State(scenario, int(config.get("seed", 0)))
+    state = _State(scenario, int(config.get("seed", 0)), config.get("backend"))
     _STATE = state
     app = FastAPI(lifespan=_lifespan(state), openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(Admission, gate=state.gate)
+    app.add_exception_handler(RequestFailedError, _failed)
     for c in range(len(scenario.endpoints)):
         _add_class_route(app, state, c)
     _add_internal_routes(app, state)
@@ -352,9 +302,11 @@ def _lifespan(state: _State) -> Callable[[FastAPI], AbstractAsyncContextManager[
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Only inside the running loop: the limiter is per event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+        await state.pools.open()
         control = asyncio.create_task(control_cpu(state.control, state.meter, state.gc, state.planned_burn_ms))
         yield
         control.cancel()
+        await state.pools.close()
 
     return lifespan
 
@@ -388,6 +340,12 @@ def _add_internal_routes(app: FastAPI, state: _State) -> None:
         return Response(_OK, media_type="application/json")
 
 
+async def _failed(_request: Request, exc: Exception) -> Response:
+    """A step that failed as in a real service (a pool timeout, a refused connection): a 500 with its cause."""
+    cause = exc.cause if isinstance(exc, RequestFailedError) else "error"
+    return Response(json.dumps({"error": cause}).encode(), status_code=500, media_type="application/json")
+
+
 def _stats(state: _State) -> dict[str, Any]:
     """The body of /_stats (called on the event loop: the limiter is the loop's)."""
     lim = anyio.to_thread.current_default_thread_limiter().statistics()
@@ -398,10 +356,8 @@ def _stats(state: _State) -> dict[str, Any]:
         "borrowed_tokens": lim.borrowed_tokens,
         "total_tokens": lim.total_tokens,
         "tasks_waiting": lim.tasks_waiting,
-        "pools": {
-            p.name: {"in_use": p.in_use, "waiting": p.waiting}
-            for p in (state.db_sync, state.db_async, state.http_sync, state.http_async)
-        },
+        "pools": state.pools.stats(),
+        "errors": dict(state.pools.errors),
         "counts": state.meter.snapshot(),
         "gc": {"n": state.gc.n, "ms": state.gc.ms, "full": list(state.gc.full)[-200:]},
         "burn_factor": state.control.factor,
