@@ -50,9 +50,12 @@ def cpu_segments(phases: tuple[Phase, ...], *, split_at_first_pass: bool = False
         for step in phase.steps:
             if step.kind == "cpu":
                 run += step.mean_ms
-            elif step.mean_ms > 0 and run > 0:
+                continue
+            if step.mean_ms > 0 and run > 0:
                 out.append(run)
                 run = 0.0
+            # CPU held inside a step (a DB driver's) comes after round trips: each piece a job of its own.
+            out.extend(ms for ms in step.held_cpu_ms if ms > 0)
     if run > 0:
         out.append(run)
     return out
@@ -153,9 +156,15 @@ def gc_stall(runtime: Runtime, rate: float, rho: float) -> Stall | None:
 
 
 def gil_moments(phases: tuple[Phase, ...]) -> int:
-    """Moments of a request that need the GIL: each loop turn and token pass, and the response on the loop
-    (its own turn unless the request ends on one)."""
-    return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1)
+    """Moments of a request that need the GIL: each loop turn and token pass, the response on the loop
+    (its own turn unless the request ends on one), and each piece of CPU a driver runs after a round trip."""
+    held = sum(len(s.held_cpu_ms) for p in phases for s in p.steps)
+    return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1) + held
+
+
+def _cpu_of(phase: Phase) -> float:
+    """The phase's CPU: its CPU steps and the CPU held inside its other steps."""
+    return math.fsum(s.mean_ms if s.kind == "cpu" else sum(s.held_cpu_ms) for s in phase.steps)
 
 
 def livelock_rps(classes: list[tuple[float, tuple[Phase, ...]]]) -> float | None:
@@ -170,8 +179,8 @@ def livelock_rps(classes: list[tuple[float, tuple[Phase, ...]]]) -> float | None
     loop_ms = thread_ms = 0.0
     threaded_rate = plain_rate = 0.0
     for lam, phases in classes:
-        on_loop = math.fsum(s.mean_ms for p in phases if p.holds == "loop" for s in p.steps if s.kind == "cpu")
-        off_loop = math.fsum(s.mean_ms for p in phases if p.holds != "loop" for s in p.steps if s.kind == "cpu")
+        on_loop = math.fsum(_cpu_of(p) for p in phases if p.holds != "token")
+        off_loop = math.fsum(_cpu_of(p) for p in phases if p.holds == "token")
         loop_ms += lam * on_loop
         thread_ms += lam * off_loop
         if off_loop > 0:

@@ -17,6 +17,7 @@ approximation: passes and splits change it inside the process).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sizing.model._cpu import (
@@ -59,6 +60,8 @@ class WorkerSolution:
     _token_job: StageSolution = field(repr=False)
     _post_scale: float = field(repr=False)
     _gc_stall: Stall | None = field(repr=False, default=None)
+    # The waits of a driver's CPU inside an `async def` handler's DB step: the loop, then its turn on the core.
+    _held_loop: tuple[Wait | Stall, ...] = field(repr=False, default=())
 
     @property
     def stable(self) -> bool:
@@ -67,7 +70,7 @@ class WorkerSolution:
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
         phases = self._phases[index]
         token_waits = token_wait_pieces(self._token_job, phases, self._post_scale)
-        shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits)
+        shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits, self._held_loop)
         stalls = [self._gc_stall] * gil_moments(phases) if self._gc_stall is not None else []
         return LatencyDistribution(shift, [*waits, *stalls], services, grid)
 
@@ -80,25 +83,32 @@ def solve_worker(
 ) -> WorkerSolution:
     """Solve every stage of one worker when the whole service receives `rps_total`.
 
-    The core and the pools first (their visits are plain steps), then the stages that hold them: the event
-    loop and the thread tokens, whose holds include the waits for the core and the pools inside them.
+    In order, each holding the ones before it: the core; the event loop (its turns hold the core); the DB
+    and httpx pools (a DB step holds its connection through the driver's CPU and its wait for the core, or
+    for the loop after an `async def` turn); the thread tokens (a pass holds all of that).
     """
     dep = deployment or scenario.deployment
     rate = rps_total / dep.workers
     ca2 = scenario.traffic.arrival_cv2
     classes: Classes = [(rate * e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
     async_db = any(e.handler == "async" and e.uses_db for e in scenario.endpoints)
-    cpu, thread_cpu, db, http = _step_visits(classes)
+    cpu, thread_cpu = _core_visits(classes)
     cpu_stage, loop_cpu_wait = _core_stage(classes, cpu, thread_cpu, dep, ca2)
+    unstable = set() if cpu_stage.stable else {"cpu"}
+    loop_stage = _loop_stage(classes, loop_cpu_wait, unstable, ca2)
+    if not loop_stage.stable:
+        unstable.add("loop")
+    held = _HeldWaits(thread=[cpu_stage.wait], loop=[loop_stage.wait, loop_cpu_wait], unstable=unstable)
+    db, http = _pool_visits(classes, held)
     db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db)
-    stages: dict[StageName, StageSolution] = {"cpu": cpu_stage, "db_pool": db_stage, "http_pool": http_stage}
+    stages: dict[StageName, StageSolution] = {
+        "cpu": cpu_stage, "event_loop": loop_stage, "db_pool": db_stage, "http_pool": http_stage,
+    }
     waits: dict[str, Wait | Stall] = {"cpu": cpu_stage.wait, "db": db_stage.wait, "http": http_stage.wait}
-    unstable = {k for k, st in (("cpu", cpu_stage), ("db", db_stage), ("http", http_stage)) if not st.stable}
+    unstable |= {k for k, st in (("db", db_stage), ("http", http_stage)) if not st.stable}
     post_scale = post_wait_scale(classes)
-    loop_stage, token_job, token_stage = _holding_stages(
-        classes, waits, {**waits, "cpu": loop_cpu_wait}, unstable, dep, ca2, post_scale
-    )
-    stages["event_loop"], stages["thread_tokens"] = loop_stage, token_stage
+    token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
+    stages["thread_tokens"] = token_stage
     busiest = max(cpu_stage.utilization, loop_stage.utilization) if cpu_stage.stable and loop_stage.stable else math.inf
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
     return WorkerSolution(
@@ -109,21 +119,77 @@ def solve_worker(
         _token_job=token_job,
         _post_scale=post_scale,
         _gc_stall=gc_stall(scenario.runtime, rate, busiest),
+        _held_loop=(loop_stage.wait, loop_cpu_wait),
     )
 
 
-def _step_visits(classes: Classes) -> tuple[Visits, Visits, Visits, Visits]:
-    """Visits to the core (and those of it from threads), the DB pool and the httpx pool: one per step."""
-    cpu, thread_cpu, db, http = Visits(), Visits(), Visits(), Visits()
+@dataclass(frozen=True, slots=True)
+class _HeldWaits:
+    """The waits of CPU run inside a held step (a DB driver's work), by where it runs: a thread waits for
+    the core, an `async def` handler's driver waits for the loop and then the loop's turn on the core."""
+
+    thread: list[Wait | Stall]
+    loop: list[Wait | Stall]
+    unstable: set[str]
+
+    def of(self, phase: Phase) -> list[Wait | Stall]:
+        return self.thread if phase.holds == "token" else self.loop
+
+    def unbounded(self, phase: Phase) -> bool:
+        return ("cpu" in self.unstable) or (phase.holds != "token" and "loop" in self.unstable)
+
+
+def _core_visits(classes: Classes) -> tuple[Visits, Visits]:
+    """Visits to the core, and those of them from threads: every CPU step and every piece of held CPU."""
+    cpu, thread_cpu = Visits(), Visits()
     for lam, phases in classes:
         for phase in phases:
             for step in phase.steps:
-                target = {"cpu": cpu, "db": db, "http": http}.get(step.kind)
-                if target is not None:
-                    target.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
-                if step.kind == "cpu" and phase.holds != "loop":
-                    thread_cpu.add(lam, step.mean_ms, step.cv2 * step.mean_ms**2)
-    return cpu, thread_cpu, db, http
+                pieces = [(step.mean_ms, step.cv2)] if step.kind == "cpu" else [(ms, 0.0) for ms in step.held_cpu_ms]
+                for ms, cv2 in pieces:
+                    cpu.add(lam, ms, cv2 * ms**2)
+                    if phase.holds == "token":
+                        thread_cpu.add(lam, ms, cv2 * ms**2)
+    return cpu, thread_cpu
+
+
+def _loop_stage(classes: Classes, loop_cpu_wait: Stall, unstable: set[str], ca2: float) -> StageSolution:
+    """The event loop: its turns, and the turns an `async def` handler's DB driver takes while it holds a
+    connection; each holds the loop through its wait for the core."""
+    loop = Visits()
+    waits: dict[str, Wait | Stall] = {"cpu": loop_cpu_wait}
+    for lam, phases in classes:
+        for phase in phases:
+            if phase.holds == "loop":
+                mean, var = _phase_moments(phase, waits, unstable)
+                loop.add(lam, mean, var)
+            elif phase.holds is None:
+                for step in phase.steps:
+                    for ms in step.held_cpu_ms:
+                        hold = math.inf if "cpu" in unstable else ms + loop_cpu_wait.mean_ms
+                        loop.add(lam, hold, 0.0 if math.isinf(hold) else _wait_var(loop_cpu_wait))
+    return solve_queue("event_loop", loop, 1, ca2)
+
+
+def _pool_visits(classes: Classes, held: _HeldWaits) -> tuple[Visits, Visits]:
+    """Visits to the DB and httpx pools: each step's own time, and any CPU run inside it with its waits."""
+    db, http = Visits(), Visits()
+    for lam, phases in classes:
+        for phase in phases:
+            for step in phase.steps:
+                target = {"db": db, "http": http}.get(step.kind)
+                if target is None:
+                    continue
+                mean, var = step.mean_ms, step.cv2 * step.mean_ms**2
+                if step.held_cpu_ms:
+                    if held.unbounded(phase):
+                        mean, var = math.inf, math.inf
+                    else:
+                        for ms in step.held_cpu_ms:
+                            mean += ms + math.fsum(w.mean_ms for w in held.of(phase))
+                            var += math.fsum(_wait_var(w) for w in held.of(phase))
+                target.add(lam, mean, var)
+    return db, http
 
 
 def _core_stage(
@@ -169,34 +235,33 @@ def _pool_stages(
     return db_stage, solve_queue("http_pool", http, dep.http_max_connections, ca2)
 
 
-def _holding_stages(
+def _token_stages(
     classes: Classes,
     waits: dict[str, Wait | Stall],
-    loop_waits: dict[str, Wait | Stall],
+    held: _HeldWaits,
     unstable: set[str],
     dep: Deployment,
     ca2: float,
     post_scale: float,
-) -> tuple[StageSolution, StageSolution, StageSolution]:
-    """The event loop, and the thread tokens solved as one job per request (returned too) and per pass."""
-    loop, passes, jobs = Visits(), Visits(), Visits()
+) -> tuple[StageSolution, StageSolution]:
+    """The thread tokens, solved as one job per request (returned too) and reported per pass."""
+    passes, jobs = Visits(), Visits()
     full_waits = 0.0
     for lam, phases in classes:
         job_mean = job_var = 0.0
         for phase in phases:
-            mean, var = _phase_moments(phase, loop_waits if phase.holds == "loop" else waits, unstable)
-            if phase.holds == "loop":
-                loop.add(lam, mean, var)
-            elif phase.holds == "token":
-                passes.add(lam, mean, var)
-                job_mean += mean
-                job_var += var
+            if phase.holds != "token":
+                continue
+            mean, var = _phase_moments(phase, waits, unstable, held.of(phase))
+            passes.add(lam, mean, var)
+            job_mean += mean
+            job_var += var
         if job_mean > 0:
             jobs.add(lam, job_mean, job_var)
             flags = pays_full_wait(phases)
             full_waits += lam * sum(1.0 if f else (post_scale if f is None else 0.0) for f in flags)
     token_job = solve_queue("thread_tokens", jobs, dep.thread_tokens, ca2)
-    return solve_queue("event_loop", loop, 1, ca2), token_job, per_visit(token_job, passes, full_waits)
+    return token_job, per_visit(token_job, passes, full_waits)
 
 
 def _core(
@@ -232,9 +297,12 @@ def _wait_var(w: Wait | Stall) -> float:
     return w.var_ms2
 
 
-def _phase_moments(phase: Phase, waits: dict[str, Wait | Stall], unstable: set[str]) -> tuple[float, float]:
+def _phase_moments(
+    phase: Phase, waits: dict[str, Wait | Stall], unstable: set[str], held: Sequence[Wait | Stall] = ()
+) -> tuple[float, float]:
     """Mean and variance of how long the phase holds its resource, waits inside it included (infinite when
-    one of its steps waits for a stage past saturation)."""
+    one of its steps waits for a stage past saturation); `held` are the waits of each piece of CPU run
+    inside a step."""
     mean, var = phase.handoff_ms, 0.0
     for step in phase.steps:
         mean += step.mean_ms
@@ -245,6 +313,11 @@ def _phase_moments(phase: Phase, waits: dict[str, Wait | Stall], unstable: set[s
                 return math.inf, math.inf
             mean += inner.mean_ms
             var += _wait_var(inner)
+        for ms in step.held_cpu_ms:
+            if "cpu" in unstable:
+                return math.inf, math.inf
+            mean += ms + math.fsum(w.mean_ms for w in held)
+            var += math.fsum(_wait_var(w) for w in held)
     return mean, var
 
 
@@ -253,6 +326,7 @@ def _latency_pieces(
     stages: dict[StageName, StageSolution],
     loop_cpu_wait: Stall,
     token_waits: list[Wait],
+    held_loop: tuple[Wait | Stall, ...] = (),
 ) -> tuple[float, list[Wait | Stall], list[Service]]:
     by_step: dict[str, StageName] = {"cpu": "cpu", "db": "db_pool", "http": "http_pool"}
     shift = 0.0
@@ -287,6 +361,11 @@ def _latency_pieces(
             if step.kind != "cpu" and step.mean_ms > 0:
                 run_at = -1
             services.append(Service(step.mean_ms, step.cv2))
+            for ms in step.held_cpu_ms:
+                # A driver's CPU inside the step: a thread waits for the core, an async handler's driver
+                # for the loop and then its turn on the core.
+                waits.extend([stages["cpu"].wait] if phase.holds == "token" else held_loop)
+                services.append(Service(ms, 0.0))
     return shift, waits, services
 
 

@@ -4,7 +4,8 @@ A request's phases (sizing/_lifecycle.py) become a list of instructions: ACQUIRE
 wait), DELAY (one event), RELEASE, and a final END. A loop phase is ACQUIRE loop .. RELEASE loop; a token
 pass is ACQUIRE token .. hand-off .. RELEASE token, and the next pass's ACQUIRE comes right after, so it
 rejoins the back of the queue; a `cpu` step is ACQUIRE cpu, DELAY, RELEASE cpu, nested in whatever the
-phase holds; `db` and `http` steps hold a pool connection for their delay; `io` and `block` are bare
+phase holds; `db` and `http` steps hold a pool connection for their delay and for any CPU held inside
+them (a driver's: on the core from a thread, a turn of the loop after an `async def` turn); `io` and `block` are bare
 delays (block sits inside the loop phase, so it holds the loop but not the CPU). Adjacent delays merge
 into one event. A loop phase that ends on a `cpu` step releases the loop before the CPU, so the engine can
 hand the core straight to the next loop turn (see _worker).
@@ -102,6 +103,18 @@ class _Builder:
         self.code.append(_op(RELEASE, resource))
 
 
+def _held_cpu(b: _Builder, phase: Phase, ms: float) -> None:
+    """CPU run inside a held step: a thread's on the core; after an `async def` turn, a turn of the loop."""
+    on_loop = phase.holds is None
+    if on_loop:
+        b.acquire(LOOP)
+    b.acquire(CPU)
+    b.delay(Sampler("constant", ms, 0.0))
+    b.release(CPU)
+    if on_loop:
+        b.release(LOOP)
+
+
 def compile_worker(
     rate_per_ms: float,
     arrival_cv2: float,
@@ -128,6 +141,8 @@ def compile_worker(
                 if resource is not None:
                     b.acquire(resource)
                 b.delay(sampler_for(name, step))
+                for ms in step.held_cpu_ms:
+                    _held_cpu(b, phase, ms)
                 if resource is not None and not (keeps_core and i == last):
                     b.release(resource)
             if phase.handoff_ms > 0:

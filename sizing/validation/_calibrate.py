@@ -22,7 +22,7 @@ from sizing.validation._processes import Server
 from sizing.validation.loadgen._spec import LoadSpec
 from sizing.validation.server._app import HANDOFF_BODY_MS
 
-__all__ = ["CalibrationData", "burns_at", "calibrate", "fidelity", "idle_rate", "prewarm_for"]
+__all__ = ["CalibrationData", "burns_at", "calibrate", "db_step", "fidelity", "idle_rate", "prewarm_for"]
 
 
 @dataclass(slots=True)
@@ -43,6 +43,8 @@ class CalibrationData:
     ceiling_cpu: float | None = None
     sleep_overshoot_ms: dict[str, float] = field(default_factory=dict)
     hold_overhead_ms: dict[str, float] = field(default_factory=dict)
+    # Real backend: a DB step on its own ("sync" from a thread, "async" on the loop): {"hold_ms", "cpu_ms"}.
+    db_step: dict[str, dict[str, float]] = field(default_factory=dict)
     burn_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -352,6 +354,18 @@ def calibrate(
         burns=[burn_plan(e, low[e.name] if math.isfinite(low[e.name]) else 0.0) for e in scenario.endpoints]
     )
     return cal
+
+
+def db_step(server: Server, scenario: Scenario, cal: CalibrationData, steps: int = 300) -> None:
+    """What one DB step costs on the real backend with nothing else running: the connection's hold when
+    the database is asked for no time (checkout, round trips, the driver, the reset on return) and the
+    driver's CPU in it. Twice per kind, the second kept (the first warms the pool's connections)."""
+    kinds = {"sync" if e.handler == "sync" else "async" for e in scenario.endpoints if e.uses_db}
+    for kind in sorted(kinds):
+        for _ in range(2):
+            r = server.client.get("/_dbcal", params={"kind": kind, "n": steps}, timeout=60.0)
+            r.raise_for_status()
+        cal.db_step[kind] = {k: round(float(v), 4) for k, v in r.json().items()}
 
 
 def fidelity(server: Server, cal: CalibrationData) -> None:

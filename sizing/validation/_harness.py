@@ -21,6 +21,7 @@ from sizing.validation._calibrate import (
     CalibrationData,
     burns_at,
     calibrate,
+    db_step,
     fidelity,
     idle_rate,
     prewarm_for,
@@ -201,7 +202,7 @@ def _as_emulated(scenario: Scenario, cal: CalibrationData, rps: float, runtime: 
     runtime "measured": the token hand-off is the one calibrated on this server instead of the scenario's.
     """
     handoff = measured_handoff_ms(cal) if runtime == "measured" else None
-    return emulated_scenario(scenario, cal.cpu_ms_emulated, rps, handoff)
+    return emulated_scenario(scenario, cal.cpu_ms_emulated, rps, handoff, cal.db_step)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -257,6 +258,14 @@ class _Bench:
         return min(self.capacities.values())
 
 
+def _served(scenario: Scenario, backend: BackendKind) -> Scenario:
+    """What the server runs: on the real backend a driver spends its own CPU, so none is emulated for it
+    (`db_cpu_ms` 0); the predictions take the driver's CPU from the calibration instead."""
+    if backend == "emulated" or not any(e.db_cpu_ms for e in scenario.endpoints):
+        return scenario
+    return scenario.model_copy(update={"endpoints": [e.model_copy(update={"db_cpu_ms": 0.0}) for e in scenario.endpoints]})
+
+
 def _parsed_points(points: str | Sequence[float]) -> list[tuple[float, bool]]:
     parsed = parse_points(points) if isinstance(points, str) else [(float(p), False) for p in points]
     if not parsed or any(not (0 < v <= 5 and math.isfinite(v)) for v, rps in parsed if not rps):
@@ -282,6 +291,8 @@ def _bench(
         ceiling_up_to=max(p.rps for p in first) if opts.ceiling else None,
         point_rates=[p.rps for p in first],
     )
+    if opts.backend == "postgres":
+        db_step(server, scenario, cal)
     say(
         f"calibrated: overhead {cal.overhead_ms:.3f} ms, hand-off {cal.handoff_ms_saturation} ms, "
         f"framework CPU {cal.framework_cpu_ms}, ceiling {cal.ceiling_rps}"
@@ -370,6 +381,7 @@ def _calibration(scenario: Scenario, cal: CalibrationData, runtime: Runtime) -> 
         handoff_ms_saturation=cal.handoff_ms_saturation,
         handoff_ms_gap=cal.handoff_ms_gap,
         handoff_ms_model=scenario.runtime.token_handoff_ms if handoff is None else handoff,
+        db_step=cal.db_step,
         sleep_overshoot_ms=cal.sleep_overshoot_ms,
         hold_overhead_ms=cal.hold_overhead_ms,
         burn_accuracy=cal.burn_accuracy,
@@ -436,14 +448,15 @@ def validate(
     say: Progress = progress or (lambda _line: None)
     loop, http = loop_and_http()
     machine = _machine(loop, http)
+    served = _served(scenario, backend)
     with sigterm_as_interrupt(), backend_for(scenario, backend, db_pool, database_url) as used, activity(used) as probe:
         if used.database is not None:
             say(f"PostgreSQL {used.database.version} ready; the server's DB pool: {db_pool}")
         say(f"starting uvicorn ({loop}, {http}) on 127.0.0.1")
-        server = start_server(scenario, seed=seed, backend=used.config, companions=used.companions)
+        server = start_server(served, seed=seed, backend=used.config, companions=used.companions)
         try:
             say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
-            bench = _bench(server, scenario, parsed, opts, say, probe)
+            bench = _bench(server, served, parsed, opts, say, probe)
             reports = [_point(bench, k, point, say) for k, point in enumerate(bench.points)]
             fidelity(server, bench.cal)
         finally:

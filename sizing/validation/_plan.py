@@ -54,14 +54,16 @@ def _demand_ms(endpoint: Endpoint, phases: tuple[Phase, ...], stage: str) -> flo
     if stage == "thread_tokens":
         return sum(p.hold_ms for p in phases if p.holds == "token")
     if stage == "event_loop":
-        return sum(p.hold_ms for p in phases if p.holds == "loop")
+        # Loop turns, and an async handler's driver turns inside its DB hold.
+        driver = sum(sum(s.held_cpu_ms) for p in phases if p.holds is None for s in p.steps)
+        return sum(p.hold_ms for p in phases if p.holds == "loop") + driver
     if stage == "cpu":
-        return sum(s.mean_ms for p in phases for s in p.steps if s.kind == "cpu")
+        return sum(s.mean_ms if s.kind == "cpu" else sum(s.held_cpu_ms) for p in phases for s in p.steps)
     kind, handler = stage.split("_pool_")
     if endpoint.handler != handler:
         return 0.0
     step_kind = "db" if kind == "db" else "http"
-    return sum(s.mean_ms for p in phases for s in p.steps if s.kind == step_kind)
+    return sum(s.hold_ms for p in phases for s in p.steps if s.kind == step_kind)
 
 
 def nominal_capacities(scenario: Scenario) -> dict[str, float]:
@@ -157,10 +159,12 @@ def burn_plan(endpoint: Endpoint, framework_cpu_ms: float, handoff_ms: float = 0
     `cpu_ms` includes the framework, so the measured framework CPU is taken off the loop turn first (where
     parsing and routing run) and whatever is left of it off the token passes evenly. When the framework
     alone costs more than `cpu_ms`, every burn is 0 and the emulated request costs the framework's CPU.
+    The framework CPU as measured includes the driver's CPU held inside DB steps (`db_cpu_ms`, burned by
+    the server in the hold, not by the plan), which the phases' CPU steps do not carry.
     """
     phases = request_phases(endpoint)
     cpu = [sum(s.mean_ms for s in p.steps if s.kind == "cpu") for p in phases]
-    left = max(framework_cpu_ms, 0.0)
+    left = max(framework_cpu_ms - endpoint.db_cpu_ms, 0.0)
     order = [i for i, p in enumerate(phases) if p.holds == "loop"]
     rest = [i for i, p in enumerate(phases) if p.holds != "loop"]
     for i in order:

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from sizing.model import Evaluation, evaluate
-from sizing.scenario import Scenario, Traffic
+from sizing.scenario import Endpoint, Scenario, Traffic
 from sizing.simulation import SimulationResult, simulate, simulate_windows
 from sizing.validation._plan import warmup_s
 from sizing.validation._report import Measured, Predicted, ValidationReport, WindowSpread
@@ -106,15 +106,36 @@ def _failed(source: str, exc: Exception) -> Predicted:
 
 
 def emulated_scenario(
-    scenario: Scenario, cpu_ms: dict[str, float], rps: float, handoff_ms: float | None
+    scenario: Scenario,
+    cpu_ms: dict[str, float],
+    rps: float,
+    handoff_ms: float | None,
+    db_step: dict[str, dict[str, float]] | None = None,
 ) -> Scenario:
-    """`scenario` at `rps` with the CPU per class the server spent and, if given, this token hand-off."""
-    endpoints = [e.model_copy(update={"cpu_ms": cpu_ms.get(e.name, e.cpu_ms)}) for e in scenario.endpoints]
+    """`scenario` at `rps` with the CPU per class the server spent and, if given, this token hand-off.
+
+    `db_step` (the real backend's calibration): a DB step holds its connection that much longer than the
+    time asked of the database, and that much of its CPU is the driver's, run inside the hold."""
+    endpoints = [_as_served(e, cpu_ms.get(e.name, e.cpu_ms), db_step) for e in scenario.endpoints]
     traffic = Traffic(rps=rps, peak_factor=1.0, arrival_cv2=scenario.traffic.arrival_cv2)
     update: dict[str, object] = {"traffic": traffic, "endpoints": endpoints}
     if handoff_ms is not None:
         update["runtime"] = scenario.runtime.model_copy(update={"token_handoff_ms": handoff_ms})
     return scenario.model_copy(update=update)
+
+
+def _as_served(endpoint: Endpoint, cpu_ms: float, db_step: dict[str, dict[str, float]] | None) -> Endpoint:
+    update: dict[str, object] = {"cpu_ms": cpu_ms}
+    step = (db_step or {}).get("sync" if endpoint.handler == "sync" else "async")
+    if step is not None and endpoint.uses_db:
+        hold = endpoint.db_hold_ms + step["hold_ms"]
+        # The driver's CPU is part of both the hold and the request's CPU: bounded by each, so the
+        # scenario stays valid even when the calibration ran on a busier machine than the points.
+        driver = min(step["cpu_ms"], 0.9 * step["hold_ms"], 0.9 * cpu_ms)
+        update |= {"db_hold_ms": hold, "db_cpu_ms": max(driver, 0.0)}
+        if endpoint.db_hold_p99_ms is not None:
+            update["db_hold_p99_ms"] = endpoint.db_hold_p99_ms + step["hold_ms"]
+    return endpoint.model_copy(update=update)
 
 
 def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
@@ -126,7 +147,7 @@ def repredict(report: ValidationReport, seed: int = 1) -> ValidationReport:
     cal = report.calibration
     points = []
     for p in report.points:
-        emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model)
+        emulated = emulated_scenario(scenario, cal.cpu_ms_emulated, p.rps, cal.handoff_ms_model, cal.db_step)
         model = predict("model", emulated, cal.overhead_ms, seed)
         sim = predict("simulator", emulated, cal.overhead_ms, seed, admission_limit=p.admitted)
         window = window_spread(emulated, p.measured, warmup_s(scenario, report.seconds), sim, cal.overhead_ms, seed)

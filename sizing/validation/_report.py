@@ -284,6 +284,12 @@ class Calibration(Result):
     handoff_ms_gap: float | None = Field(description="Mean gap from one body's end to the next one's start")
     handoff_ms_model: float = Field(description="Token hand-off the predictions used")
     sleep_overshoot_ms: dict[str, float] = Field(description="Mean excess of each emulated wait, by kind")
+    db_step: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Real backend: one DB step with nothing else running, from a thread (sync) or on the loop "
+        "(async): hold_ms with the database asked for no time, cpu_ms the driver's in it. The predictions "
+        "hold a connection that much longer than db_hold_ms, and the driver's CPU is db_cpu_ms",
+    )
     hold_overhead_ms: dict[str, float] = Field(
         default_factory=dict,
         description="Per pool, the mean time a connection was held beyond what was asked of the other side "

@@ -116,10 +116,44 @@ class _State:
             self.meter.add("cpu.req_ms", ms)
             self.meter.add("cpu.used_ms", used)
 
+    def burn_held(self, ms: float) -> None:
+        """A driver's CPU inside a DB hold, as the scenario gives it: not scaled by the control, which
+        counts it with the framework's own CPU (what a request costs beyond the planned burns)."""
+        if ms > 0.0:
+            used = burn(ms)
+            self.meter.add("cpu.n")
+            self.meter.add("cpu.req_ms", ms)
+            self.meter.add("cpu.used_ms", used)
+
     def planned_burn_ms(self) -> float:
         """The burn per request of the mix at factor 1 (ms)."""
         eps = self.scenario.endpoints
         return math.fsum(e.share * math.fsum(row) for e, row in zip(eps, self.burns, strict=True))
+
+
+def _held_sync(state: _State, step: Step) -> Callable[[], None] | None:
+    """The driver's CPU a DB step holds, burned in the thread after its round trips (one burn per piece)."""
+    if not step.held_cpu_ms:
+        return None
+
+    def held() -> None:
+        for ms in step.held_cpu_ms:
+            state.burn_held(ms)
+
+    return held
+
+
+def _held_async(state: _State, step: Step) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    """The same on the loop: each piece a loop turn of its own, as a driver's callbacks are."""
+    if not step.held_cpu_ms:
+        return None
+
+    async def held() -> None:
+        for ms in step.held_cpu_ms:
+            await asyncio.sleep(0)
+            state.burn_held(ms)
+
+    return held
 
 
 def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> None:
@@ -127,7 +161,7 @@ def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> N
         if step.kind == "cpu":
             state.burn(burn_ms)
         elif step.kind == "db":
-            state.pools.db_sync(state.draw_s(step), state.row())
+            state.pools.db_sync(state.draw_s(step), state.row(), _held_sync(state, step))
         elif step.kind == "http":
             state.pools.http_sync(state.draw_s(step))
         else:  # io, and block (the loop turn of an async handler runs this on the loop on purpose)
@@ -137,7 +171,7 @@ def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> N
 async def _run_steps_async(state: _State, steps: tuple[Step, ...]) -> None:
     for step in steps:
         if step.kind == "db":
-            await state.pools.db_async(state.draw_s(step), state.row())
+            await state.pools.db_async(state.draw_s(step), state.row(), _held_async(state, step))
         elif step.kind == "http":
             await state.pools.http_async(state.draw_s(step))
         elif step.kind == "io":
@@ -332,12 +366,38 @@ def _add_internal_routes(app: FastAPI, state: _State) -> None:
     async def trivial() -> Response:
         return Response(_OK, media_type="application/json")
 
+    @app.get("/_dbcal")
+    async def dbcal(kind: str = "sync", n: int = 200) -> Response:
+        steps = max(1, min(n, 10_000))
+        if kind == "sync":
+            out = await anyio.to_thread.run_sync(_db_calibration_sync, state, steps)
+        else:
+            out = await _db_calibration_async(state, steps)
+        return Response(json.dumps(out).encode(), media_type="application/json")
+
     @app.get("/_handoff")
     def handoff() -> Response:
         t0 = time.monotonic()
         time.sleep(HANDOFF_BODY_MS / 1000.0)
         state.handoff_bodies.append((t0, time.monotonic()))
         return Response(_OK, media_type="application/json")
+
+
+def _db_calibration_sync(state: _State, n: int) -> dict[str, float]:
+    """`n` DB steps in a row from one thread, asking the database for no time: what a step costs on its own
+    (the hold, and the thread's CPU in it: the driver's), with nothing else running."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    for _ in range(n):
+        state.pools.db_sync(0.0, state.row())
+    return {"hold_ms": (time.perf_counter() - t0) * 1000.0 / n, "cpu_ms": (time.thread_time() - c0) * 1000.0 / n}
+
+
+async def _db_calibration_async(state: _State, n: int) -> dict[str, float]:
+    """The same on the loop (the process's CPU: the harness sends nothing else meanwhile)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        await state.pools.db_async(0.0, state.row())
+    return {"hold_ms": (time.perf_counter() - t0) * 1000.0 / n, "cpu_ms": (time.process_time() - c0) * 1000.0 / n}
 
 
 async def _failed(_request: Request, exc: Exception) -> Response:

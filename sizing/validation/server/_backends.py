@@ -27,6 +27,9 @@ from sizing.validation.server._instruments import Meter
 
 __all__ = ["APPLICATION_NAME", "EmulatedPools", "Pools", "RealPools", "RequestFailedError", "make_pools"]
 
+Burn = Callable[[], None]  # CPU burned inside a held step, from a thread
+AsyncBurn = Callable[[], Awaitable[None]]  # the same on the loop, a turn per piece
+
 # PostgreSQL's application_name of every connection the emulating server opens (pg_stat_activity filter).
 APPLICATION_NAME = "sizing-validate"
 _QUERY_PG = "SELECT pg_sleep(%s), payload FROM items WHERE id = %s"
@@ -91,10 +94,12 @@ class Pools:
     async def close(self) -> None:
         """Called at shutdown."""
 
-    def db_sync(self, seconds: float, row: int) -> None:
+    def db_sync(self, seconds: float, row: int, held: Burn | None = None) -> None:
+        """A DB step from a thread: `held()` runs the driver's CPU inside the hold (emulated backend only:
+        a real driver does its own)."""
         raise NotImplementedError
 
-    async def db_async(self, seconds: float, row: int) -> None:
+    async def db_async(self, seconds: float, row: int, held: AsyncBurn | None = None) -> None:
         raise NotImplementedError
 
     def http_sync(self, seconds: float) -> None:
@@ -153,7 +158,7 @@ class EmulatedPools(Pools):
     async def open(self) -> None:
         self.async_sems = {k: asyncio.Semaphore(n) for k, n in self.sizes.items()}
 
-    def _sync(self, kind: str, seconds: float, timeout_s: float | None) -> None:
+    def _sync(self, kind: str, seconds: float, timeout_s: float | None, held: Burn | None = None) -> None:
         sem = self.sync_sems[kind]
 
         def acquire() -> None:
@@ -161,9 +166,15 @@ class EmulatedPools(Pools):
                 raise self.fail(f"{kind}_pool_timeout", f"no connection within {timeout_s:g} s")
 
         name = f"{kind}_sync"
-        self._timed_sync(name, seconds, acquire, lambda _: sem.release(), lambda _: _sleep(self.meter, name, seconds))
 
-    async def _async(self, kind: str, seconds: float, timeout_s: float | None) -> None:
+        def work(_: Any) -> None:
+            _sleep(self.meter, name, seconds)
+            if held is not None:
+                held()
+
+        self._timed_sync(name, seconds, acquire, lambda _: sem.release(), work)
+
+    async def _async(self, kind: str, seconds: float, timeout_s: float | None, held: AsyncBurn | None = None) -> None:
         sem = self.async_sems[kind]
 
         async def acquire() -> None:
@@ -176,13 +187,19 @@ class EmulatedPools(Pools):
             sem.release()
 
         name = f"{kind}_async"
-        await self._timed_async(name, seconds, acquire, release, lambda _: _asleep(self.meter, name, seconds))
 
-    def db_sync(self, seconds: float, row: int) -> None:
-        self._sync("db", seconds, self.timeout_s)
+        async def work(_: Any) -> None:
+            await _asleep(self.meter, name, seconds)
+            if held is not None:
+                await held()
 
-    async def db_async(self, seconds: float, row: int) -> None:
-        await self._async("db", seconds, self.timeout_s)
+        await self._timed_async(name, seconds, acquire, release, work)
+
+    def db_sync(self, seconds: float, row: int, held: Burn | None = None) -> None:
+        self._sync("db", seconds, self.timeout_s, held)
+
+    async def db_async(self, seconds: float, row: int, held: AsyncBurn | None = None) -> None:
+        await self._async("db", seconds, self.timeout_s, held)
 
     def http_sync(self, seconds: float) -> None:
         self._sync("http", seconds, None)
@@ -315,7 +332,7 @@ class RealPools(Pools):
         timeout = "Timeout" in name or isinstance(exc, TimeoutError)
         return self.fail("db_pool_timeout" if timeout else "db_error", f"{name}: {exc}")
 
-    def db_sync(self, seconds: float, row: int) -> None:
+    def db_sync(self, seconds: float, row: int, held: Burn | None = None) -> None:
         if self.pg_pool is not None:
             pool = self.pg_pool
 
@@ -347,7 +364,7 @@ class RealPools(Pools):
         # close(): SQLAlchemy's reset on return (a ROLLBACK round trip), then check-in.
         self._timed_sync("db_sync", seconds, acquire, lambda conn: conn.close(), work)
 
-    async def db_async(self, seconds: float, row: int) -> None:
+    async def db_async(self, seconds: float, row: int, held: AsyncBurn | None = None) -> None:
         if self.apg_pool is not None:
             pool = self.apg_pool
 
