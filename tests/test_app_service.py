@@ -299,3 +299,11 @@ def test_optional_limits_round_trip_through_the_form() -> None:
         update={"limit_concurrency": 64, "db_pool_timeout_ms": 5000.0})})
     back = svc.scenario_from_inputs(svc.values_from_scenario(limited), svc.rows_from_scenario(limited), "expert")
     assert back == limited
+
+
+def test_the_driver_cpu_round_trips_through_the_endpoint_table() -> None:
+    s = preset("sync SQLAlchemy CRUD")
+    eps = [e.model_copy(update={"db_cpu_ms": 0.5}) for e in s.endpoints]
+    with_driver = s.model_copy(update={"endpoints": eps})
+    rows = svc.decode_endpoints(svc.encode_endpoints(svc.rows_from_scenario(with_driver)))
+    assert svc.scenario_from_inputs(svc.values_from_scenario(with_driver), rows, "expert") == with_driver

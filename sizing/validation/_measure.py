@@ -112,10 +112,19 @@ class _Sampler(threading.Thread):
     `probe_every` polls it also calls `probe` (a database's own view, say), whose failures are skipped."""
 
     def __init__(
-        self, base_url: str, interval_s: float, max_s: float, probe: Probe | None = None, probe_every: int = 5
+        self,
+        base_url: str,
+        interval_s: float,
+        max_s: float,
+        probe: Probe | None = None,
+        probe_every: int = 5,
+        workers: int = 1,
     ) -> None:
         super().__init__(daemon=True)
         self.base_url = base_url
+        # A keep-alive connection always reaches the same worker: with several, each poll opens a new one,
+        # so every worker is sampled (which one answers is the kernel's choice).
+        self.fresh = workers > 1
         self.interval_s = interval_s
         self.max_s = max_s
         self.samples: list[dict[str, Any]] = []
@@ -127,7 +136,8 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + self.max_s
         polls = 0
-        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
+        limits = httpx.Limits(max_keepalive_connections=0) if self.fresh else httpx.Limits()
+        with httpx.Client(base_url=self.base_url, timeout=5.0, limits=limits) as client:
             while not self.halt.is_set() and time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError, ValueError):
                     self.samples.append(client.get("/_stats").json())
@@ -166,7 +176,7 @@ def drive(
     bound_s = 30.0 + spec.seconds + spec.drain_s + 15.0
     procs: list[OwnedProcess] = []
     errs: list[IO[bytes]] = []
-    sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0, probe)
+    sampler = _Sampler(server.base_url, sample_s, bound_s + 30.0, probe, workers=server.workers)
     groups = {"server": server.proc.pid, **server.companions}
     try:
         _start_generators(spec, generators, procs, errs)
@@ -505,6 +515,7 @@ def _server_side(
         "tasks_waiting_max": int(waiting.max()) if len(waiting) else None,
         "pools": pools,
         "failures": failures,
+        "failure_examples": {k: v for s in samples for k, v in s.get("errors", {}).items() if k in failures},
         "samples": len(samples),
         "gc_full_pauses": gc_full,
         "gc_full_pause_max_ms": gc_max,

@@ -139,6 +139,9 @@ class Measured(Result):
         description="Failed requests in the window by cause (db_pool_timeout, db_error, http_error, ...), "
         "counted by the server; each was answered 500",
     )
+    failure_examples: dict[str, str] = Field(
+        default_factory=dict, description="The server's last error text of each failure cause (truncated)"
+    )
     db_activity: dict[str, float] = Field(
         default_factory=dict,
         description="The database's own view: the emulating server's connections in pg_stat_activity by "

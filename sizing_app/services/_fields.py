@@ -443,6 +443,13 @@ ENDPOINT_COLUMNS: tuple[Column, ...] = (
         "float",
         "Optional: p99 of the DB hold (fits a lognormal, replaces cv²)",
     ),
+    _c(
+        "db_cpu_ms",
+        "DB driver CPU ms",
+        "float",
+        "Part of CPU ms: the DB driver's CPU while it holds the connection; under load the connection is held "
+        "through its wait for the core too (0: left out)",
+    ),
     _c("upstream_calls", "upstream calls", "int", "Outbound HTTP calls per request"),
     _c(
         "upstream_latency_ms", "upstream ms", "float", "Latency of one upstream call"

@@ -328,9 +328,14 @@ class RealPools(Pools):
     # --- DB steps -------------------------------------------------------------------------------------
 
     def _db_error(self, exc: Exception) -> RequestFailedError:
-        name = type(exc).__name__
-        timeout = "Timeout" in name or isinstance(exc, TimeoutError)
-        return self.fail("db_pool_timeout" if timeout else "db_error", f"{name}: {exc}")
+        name, text = type(exc).__name__, str(exc)
+        if "Timeout" in name or isinstance(exc, TimeoutError):
+            cause = "db_pool_timeout"
+        elif "remaining connection slots" in text or "too many clients" in text:
+            cause = "db_connections_exhausted"  # the server's max_connections, met by a new connection
+        else:
+            cause = "db_error"
+        return self.fail(cause, f"{name}: {text}")
 
     def db_sync(self, seconds: float, row: int, held: Burn | None = None) -> None:
         if self.pg_pool is not None:
