@@ -59,7 +59,7 @@ ALLOWED = {
     "cli": {"scenario", "queueing", "model", "simulation", "validation"},
 }
 # The validation server and generator run in processes of their own that load only what they import.
-LEAN = {"validation.server": {"scenario"}, "validation.loadgen": set()}
+LEAN = {"validation.server": {"scenario"}, "validation.loadgen": set(), "validation.upstream": set()}
 
 
 def _imports(path: Path) -> set[str]:
@@ -77,7 +77,7 @@ def _layer(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "sizing" or len(parts) < 2 or parts[1] in ("_base", "_checks"):
         return None
-    if parts[1] == "validation" and len(parts) > 2 and parts[2] in ("server", "loadgen"):
+    if parts[1] == "validation" and len(parts) > 2 and parts[2] in ("server", "loadgen", "upstream"):
         return f"validation.{parts[2]}"
     return parts[1]
 
@@ -92,7 +92,7 @@ def test_each_layer_imports_only_the_layers_below_it(package: str) -> None:
         if here.startswith("validation."):
             allowed |= {here}
         elif package == "validation":
-            allowed |= {"validation.server", "validation.loadgen"}
+            allowed |= {"validation.server", "validation.loadgen", "validation.upstream"}
         for module in _imports(path):
             layer = _layer(module)
             if module == "streamlit" or module.startswith("streamlit."):

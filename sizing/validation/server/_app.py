@@ -39,6 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -214,17 +215,26 @@ def _loop_dep(state: _State, c: int, p: int) -> Callable[[], Coroutine[Any, Any,
     return loop_turn
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Class c's phases as its route runs them."""
+
+    deps: list[Any]  # one dependency per token pass or loop turn before the body
+    body: Phase
+    body_index: int
+    after: list[tuple[int, Phase]]  # (index, phase) after the body
+
+
 def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
-    deps, body, body_index, after = _class_phases(state, c)
+    route = _class_phases(state, c)
     if state.scenario.endpoints[c].handler == "sync":
-        _add_sync_route(app, state, c, deps=deps, body=body, body_index=body_index, after=after)
+        _add_sync_route(app, state, c, route)
     else:
-        _add_async_route(app, state, c, deps=deps, body=body, body_index=body_index, after=after)
+        _add_async_route(app, state, c, route)
 
 
-def _class_phases(state: _State, c: int) -> tuple[list[Any], Phase, int, list[tuple[int, Phase]]]:
-    """Class c's phases as the route runs them: the dependencies (one per token pass or loop turn before
-    the body), the body phase and its index, and the (index, phase) pairs after the body."""
+def _class_phases(state: _State, c: int) -> _Route:
+    """Class c's phases as the route runs them (see `_Route`)."""
     ep = state.scenario.endpoints[c]
     phases = request_phases(ep)
     deps: list[Any] = []
@@ -251,23 +261,14 @@ def _class_phases(state: _State, c: int) -> tuple[list[Any], Phase, int, list[tu
                 after.append((p, phase))
             # A loop phase after the I/O is the response turn: returning from the awaited I/O takes it.
     assert body is not None
-    return deps, body, body_index, after
+    return _Route(deps, body, body_index, after)
 
 
-def _add_sync_route(
-    app: FastAPI,
-    state: _State,
-    c: int,
-    *,
-    deps: list[Any],
-    body: Phase,
-    body_index: int,
-    after: list[tuple[int, Phase]],
-) -> None:
-    path = f"/e/{c}"
-    body_steps, bi = body.steps, body_index
+def _add_sync_route(app: FastAPI, state: _State, c: int, route: _Route) -> None:
+    path, deps = f"/e/{c}", route.deps
+    body_steps, bi = route.body.steps, route.body_index
     if state.scenario.endpoints[c].response_model:
-        ((vp, _),) = after
+        ((vp, _),) = route.after
 
         def sync_validated() -> dict[str, int]:
             _run_steps_sync(state, body_steps, state.burns[c][bi])
@@ -287,19 +288,10 @@ def _add_sync_route(
         app.get(path, dependencies=deps)(sync_plain)
 
 
-def _add_async_route(
-    app: FastAPI,
-    state: _State,
-    c: int,
-    *,
-    deps: list[Any],
-    body: Phase,
-    body_index: int,
-    after: list[tuple[int, Phase]],
-) -> None:
-    path = f"/e/{c}"
-    loop_steps, li = body.steps, body_index
-    io_steps: tuple[Step, ...] = after[0][1].steps if after else ()
+def _add_async_route(app: FastAPI, state: _State, c: int, route: _Route) -> None:
+    path, deps = f"/e/{c}", route.deps
+    loop_steps, li = route.body.steps, route.body_index
+    io_steps: tuple[Step, ...] = route.after[0][1].steps if route.after else ()
 
     async def async_handler() -> Response:
         # The loop turn: CPU and blocking run here on purpose, holding the event loop.
