@@ -79,51 +79,30 @@ class Visits:
 
 def solve_queue(name: StageName, visits: Visits, servers: int, arrival_cv2: float) -> StageSolution:
     hold = visits.mean_ms
-    if visits.rate <= 0 or hold <= 0:
+
+    def solution(
+        *, utilization: float, stable: bool, p_wait: float, wait: Wait, wait_p99_ms: float, method: str,
+        hold_cv2: float | None = None,
+    ) -> StageSolution:
         return StageSolution(
-            name=name,
-            servers=servers,
-            arrival_rps=visits.rate,
-            hold_ms=hold,
-            hold_cv2=visits.cv2,
-            utilization=0.0,
-            stable=True,
-            p_wait=0.0,
-            wait=IDLE,
-            wait_p99_ms=0.0,
-            method="idle",
+            name=name, servers=servers, arrival_rps=visits.rate, hold_ms=hold,
+            hold_cv2=visits.cv2 if hold_cv2 is None else hold_cv2, utilization=utilization, stable=stable,
+            p_wait=p_wait, wait=wait, wait_p99_ms=wait_p99_ms, method=method,
         )
+
+    if visits.rate <= 0 or hold <= 0:
+        return solution(utilization=0.0, stable=True, p_wait=0.0, wait=IDLE, wait_p99_ms=0.0, method="idle")
     if servers <= 0 or not math.isfinite(hold):
         # No servers, or a hold that includes an unbounded wait for an inner stage past saturation.
-        return StageSolution(
-            name=name,
-            servers=servers,
-            arrival_rps=visits.rate,
-            hold_ms=hold,
-            hold_cv2=visits.cv2 if math.isfinite(hold) else 0.0,
-            utilization=math.inf,
-            stable=False,
-            p_wait=1.0,
-            wait=IDLE,
-            wait_p99_ms=math.inf,
+        return solution(
+            hold_cv2=visits.cv2 if math.isfinite(hold) else 0.0, utilization=math.inf, stable=False, p_wait=1.0,
+            wait=IDLE, wait_p99_ms=math.inf,
             method="no servers" if servers <= 0 else "an inner stage is past saturation",
         )
     q = ggc(visits.rate, hold / 1000.0, servers, arrival_cv2=arrival_cv2, service_cv2=visits.cv2)
     util = float(q.utilization)
     if not q.stable:
-        return StageSolution(
-            name=name,
-            servers=servers,
-            arrival_rps=visits.rate,
-            hold_ms=hold,
-            hold_cv2=visits.cv2,
-            utilization=util,
-            stable=False,
-            p_wait=1.0,
-            wait=IDLE,
-            wait_p99_ms=math.inf,
-            method=q.method,
-        )
+        return solution(utilization=util, stable=False, p_wait=1.0, wait=IDLE, wait_p99_ms=math.inf, method=q.method)
     p = float(q.p_wait)
     wait = IDLE
     if p > 0:
@@ -136,16 +115,4 @@ def solve_queue(name: StageName, visits: Visits, servers: int, arrival_cv2: floa
     method = q.method
     if wait.shift_ms > 0:
         method += "; for hold cv2 < 1 the conditional wait is a shift plus an exponential at the Lundberg decay rate"
-    return StageSolution(
-        name=name,
-        servers=servers,
-        arrival_rps=visits.rate,
-        hold_ms=hold,
-        hold_cv2=visits.cv2,
-        utilization=util,
-        stable=True,
-        p_wait=p,
-        wait=wait,
-        wait_p99_ms=p99,
-        method=method,
-    )
+    return solution(utilization=util, stable=True, p_wait=p, wait=wait, wait_p99_ms=p99, method=method)
