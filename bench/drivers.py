@@ -7,7 +7,9 @@ same query `SELECT pg_sleep(0), payload FROM items WHERE id = $1` and is timed i
 query's round trip, the end of the hold (SQLAlchemy's reset on return is a ROLLBACK round trip;
 psycopg_pool's `connection()` block ends with a COMMIT), and the CPU the caller's thread spent (the
 driver's Python and C work, which needs the GIL while the connection is held). SQLAlchemy's
-`pool_pre_ping=True`, which the recommended snippets turn on, adds a round trip to every checkout.
+`pool_pre_ping=True`, which the recommended snippets turn on, adds a round trip to every checkout. For
+the async drivers it also counts how often the step's coroutine suspends while it holds the connection, and
+the tasks the driver starts meanwhile: under load each suspension waits for a turn of the loop.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import asyncio
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,34 @@ def _sync(name: str, n: int, checkout: Callable[[], Any], query: Callable[[Any, 
     _report(name, parts, cpu)
 
 
+class _Suspensions:
+    """Counts the suspensions of coroutines run through `counted`, and the tasks started meanwhile."""
+
+    def __init__(self) -> None:
+        self.suspended = 0
+        self.tasks = 0
+
+    @types.coroutine
+    def counted(self, awaitable: Awaitable[Any]) -> Generator[Any, Any, Any]:
+        steps = awaitable.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = steps.throw(error) if error is not None else steps.send(value)
+            except StopIteration as done:
+                return done.value
+            self.suspended += 1
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # handed back to the coroutine it came from
+                value, error = None, exc
+
+    def task_factory(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        self.tasks += 1
+        return asyncio.Task(self.counted(coro), loop=loop, **kwargs)
+
+
 async def _async(name: str, n: int, checkout: Callable[[], Awaitable[Any]],
                  query: Callable[[Any, int], Awaitable[None]], release: Callable[[Any], Awaitable[None]]) -> None:
     parts: dict[str, list[float]] = {"checkout": [], "query": [], "release": []}
@@ -76,6 +107,18 @@ async def _async(name: str, n: int, checkout: Callable[[], Awaitable[Any]],
         parts["query"].append(t2 - t1)
         parts["release"].append(t3 - t2)
     _report(name, parts, cpu)
+    # Counted apart from the timed steps: the counting itself costs CPU.
+    count, loop, steps = _Suspensions(), asyncio.get_running_loop(), 100
+    loop.set_task_factory(count.task_factory)  # type: ignore[arg-type]
+    try:
+        for i in range(steps):
+            conn = await checkout()
+            await count.counted(query(conn, _row(i)))
+            await count.counted(release(conn))
+    finally:
+        loop.set_task_factory(None)
+    print(f"{'':<34} while holding the connection: {count.suspended / steps:.2f} suspensions and "
+          f"{count.tasks / steps:.2f} tasks started per step")
 
 
 def sqlalchemy_sync(dsn: str, n: int, pre_ping: bool) -> None:

@@ -1,6 +1,11 @@
 """The full validation sweep: the model and simulator against a real uvicorn server, scenario by scenario.
 
-    python bench/validate.py [--seconds 20] [--only NAME ...] [--runtime scenario|measured]
+    python bench/validate.py [--seconds 20] [--backend emulated|postgres|all] [--only NAME ...]
+                             [--runtime scenario|measured]
+
+Two sets: the emulated backend (semaphores and sleeps) and the real one (`realbackend-*`: a private
+PostgreSQL from Debian's package through SQLAlchemy, psycopg_pool or asyncpg, and httpx to an upstream
+process).
 
 Writes bench/results/<name>.json (format sizing-validate/2, see `sizing.validation.ValidationReport`) for each
 scenario and bench/results/summary.md (every table, the machine, and every miss). Run it at normal
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +28,20 @@ sys.path.insert(0, str(ROOT))
 
 from sizing import ValidationReport, validate  # noqa: E402
 from sizing.scenario import Scenario  # noqa: E402
-from sizing.validation import overloaded  # noqa: E402
+from sizing.validation import BackendKind, DbPool, overloaded  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One scenario of the sweep: its load points, the stage they are fractions of, and its backend."""
+
+    scenario: dict[str, Any]
+    points: str
+    stage: str
+    backend: BackendKind = "emulated"
+    db_pool: DbPool = "sqlalchemy"
 
 
 def _def50(tokens: int) -> dict[str, Any]:
@@ -46,8 +63,7 @@ def _def50(tokens: int) -> dict[str, Any]:
     }
 
 
-# name -> (scenario, points, stage)
-SCENARIOS: dict[str, tuple[dict[str, Any], str, str]] = {
+EMULATED: dict[str, tuple[dict[str, Any], str, str]] = {
     "def50-tokens4": (_def50(4), "0.5,0.8,1.2", "thread_tokens"),
     "def50-tokens8": (_def50(8), "0.5,0.8,1.2", "thread_tokens"),
     # 40 tokens hold 50 ms for 774 rps, but the core saturates first (cpu_ms 2.5: 400 rps): the points are
@@ -110,11 +126,47 @@ SCENARIOS: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 # The emulating server's full GC collections, measured per point in the sweep of commit 9902a32 (below
-# saturation: 46-58 ms each, 0.15-0.25 per 1000 requests), as runtime inputs to every scenario here. The
-# sweeps after that commit check them out of sample.
+# saturation: 46-58 ms each, 0.15-0.25 per 1000 requests), as runtime inputs to every emulated scenario.
+# The sweeps after that commit check them out of sample.
 GC_RUNTIME = {"gc_pause_ms": 52.0, "gc_pauses_per_1k_requests": 0.18}
-for _scenario, _points, _stage in SCENARIOS.values():
+for _scenario, _points, _stage in EMULATED.values():
     _scenario.setdefault("runtime", {}).update(GC_RUNTIME)
+
+
+def _db_bound(handler: str) -> dict[str, Any]:
+    # One DB-bound endpoint: 20 ms asked of PostgreSQL per request, 16 tokens before a pool of 4 (the
+    # pattern where the pool, not the threadpool, binds).
+    return {
+        "traffic": {"rps": 100},
+        "endpoints": [
+            {"name": f"db {'def' if handler == 'sync' else 'async'}", "share": 1.0, "handler": handler,
+             "cpu_ms": 3.0, "db_hold_ms": 20.0, "db_hold_cv2": 0.0}
+        ],
+        "deployment": {"thread_tokens": 16, "db_pool_size": 4, "db_max_overflow": 0},
+    }
+
+
+_MIXED = {
+    "traffic": {"rps": 100},
+    "endpoints": [
+        {"name": "orders", "share": 0.6, "handler": "sync", "cpu_ms": 3.0, "db_hold_ms": 15.0, "db_hold_cv2": 0.5},
+        {"name": "search", "share": 0.4, "handler": "async", "cpu_ms": 3.0, "upstream_calls": 1,
+         "upstream_latency_ms": 40.0, "upstream_latency_cv2": 0.5},
+    ],
+    "deployment": {"thread_tokens": 16, "db_pool_size": 4, "db_max_overflow": 0, "http_max_connections": 20},
+}
+
+# The points of a DB-bound scenario are fractions of its pool's capacity at the idle hold; the pool's
+# connections are held longer under load (the driver waits for the core), which the model has to predict.
+REAL: dict[str, Sweep] = {
+    "realbackend-db-def": Sweep(_db_bound("sync"), "0.5,0.8", "db_pool_sync", "postgres"),
+    "realbackend-db-async": Sweep(_db_bound("async"), "0.5,0.8", "db_pool_async", "postgres"),
+    "realbackend-mixed": Sweep(_MIXED, "0.5,0.8", "cpu", "postgres"),
+    "realbackend-db-def-psycopg-pool": Sweep(_db_bound("sync"), "0.5,0.8", "db_pool_sync", "postgres",
+                                             "psycopg_pool"),
+    "realbackend-db-async-asyncpg": Sweep(_db_bound("async"), "0.5,0.8", "db_pool_async", "postgres", "asyncpg"),
+}
+SCENARIOS: dict[str, Sweep] = {name: Sweep(*spec) for name, spec in EMULATED.items()} | REAL
 
 
 def main() -> int:
@@ -122,6 +174,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--backend", choices=("emulated", "postgres", "all"), default="all",
+                        help="which set to run (default: %(default)s)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     parser.add_argument("--runtime", choices=("scenario", "measured"), default="scenario")
     parser.add_argument("--retries", type=int, default=2)
@@ -134,22 +188,24 @@ def main() -> int:
     if args.repredict:
         return _repredict(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    names = args.only or list(SCENARIOS)
+    names = args.only or [n for n, sw in SCENARIOS.items() if args.backend in ("all", sw.backend)]
     reports: list[ValidationReport] = []
     t0 = time.monotonic()
     for k, name in enumerate(names):
-        data, points, stage = SCENARIOS[name]
-        scenario = Scenario.model_validate(data)
+        sweep = SCENARIOS[name]
+        scenario = Scenario.model_validate(sweep.scenario)
         print(f"== {name}", file=sys.stderr, flush=True)
         report = validate(
             scenario,
-            points,
+            sweep.points,
             seconds=args.seconds,
-            stage=stage,
+            stage=sweep.stage,
             ceiling=(k == 0),
             retries=args.retries,
             runtime=args.runtime,
             name=name,
+            backend=sweep.backend,
+            db_pool=sweep.db_pool,
             progress=lambda msg: print(f"  {time.monotonic() - t0:6.0f}s {msg}", file=sys.stderr, flush=True),
         )
         (RESULTS / f"{name}.json").write_text(report.model_dump_json(indent=1) + "\n", encoding="utf-8")

@@ -93,6 +93,66 @@ def _row(p: PointReport) -> list[str]:
     ]
 
 
+_POOL_HEAD = ["point", "pool", "in use", "waiting", "wait", "hold", "asked", "failed", "pg_stat_activity", "process CPU"]
+
+
+def _backend_line(report: ValidationReport) -> str:
+    """What stood behind the server, for a real backend; '' for the emulated one."""
+    b = report.backend
+    if b.get("kind", "emulated") == "emulated":
+        return ""
+    speed = ", ".join(f"{k}={v}" for k, v in b.get("settings", {}).items() if v == "off")
+    steps = ", ".join(
+        f"{kind} +{v['hold_ms']:.2f} ms held, {v['cpu_ms']:.2f} ms driver CPU"
+        for kind, v in report.calibration.db_step.items()
+    )
+    return (
+        f"backend: PostgreSQL {b.get('postgres_version', '?')} ({b.get('server', '?')}), pool {b.get('db_pool', '?')}, "
+        f"max_connections {b.get('max_connections', '?')}" + (f", for speed only: {speed}" if speed else "")
+        + (f"; one DB step with nothing else running: {steps}" if steps else "")
+    )
+
+
+def _pool_rows(p: PointReport) -> list[list[str]]:
+    m = p.measured
+    failed = ", ".join(f"{k} {v}" for k, v in sorted(m.failures.items())) or "0"
+    activity = ", ".join(f"{k} {v:.1f}" for k, v in m.db_activity.items()) or "-"
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in m.process_cpu.items()) or "-"
+    rows = []
+    for k, (name, pool) in enumerate(sorted(m.pools.items())):
+        rows.append([
+            p.label if k == 0 else "", name, _f(pool.get("in_use_mean"), 2), _f(pool.get("waiting_mean"), 2),
+            _f(pool.get("wait_ms"), 2), _f(pool.get("hold_ms"), 2), _f(pool.get("asked_ms"), 2),
+            failed if k == 0 else "", activity if k == 0 else "", cpu if k == 0 else "",
+        ])
+    return rows
+
+
+def _pools_markdown(report: ValidationReport) -> str:
+    rows = [r for p in report.points for r in _pool_rows(p)]
+    if not rows:
+        return ""
+    lines = [
+        "pools per point: in use and waiting are time averages, wait and hold ms per step, asked = what the "
+        "step asked of the database or upstream; failed = requests that failed, by cause; pg_stat_activity = "
+        "the server's connections by state (sampled); process CPU in cores",
+        "",
+        "| " + " | ".join(_POOL_HEAD) + " |",
+        "|" + "|".join("---" if i in (0, 1, 7, 8, 9) else "--:" for i in range(len(_POOL_HEAD))) + "|",
+    ]
+    lines.extend("| " + " | ".join(r) + " |" for r in rows)
+    return "\n".join(lines) + "\n"
+
+
+def _pools_plain(report: ValidationReport) -> str:
+    rows = [r for p in report.points for r in _pool_rows(p)]
+    if not rows:
+        return ""
+    widths = [max(len(_POOL_HEAD[i]), *(len(r[i]) for r in rows)) for i in range(len(_POOL_HEAD))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [_POOL_HEAD, *rows]]
+    return "\n".join(out) + "\n"
+
+
 def _preamble(report: ValidationReport) -> tuple[str, str]:
     cal = report.calibration
     dep = report.scenario.get("deployment", {})
@@ -107,7 +167,8 @@ def _preamble(report: ValidationReport) -> tuple[str, str]:
         + ", ".join(f"{k} {v:.2f}" for k, v in cal.framework_cpu_ms.items())
         + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
     )
-    return title, calib
+    backend = _backend_line(report)
+    return title, calib + (f"\n{backend}" if backend else "")
 
 
 def _markdown(title: str, calib: str, rows: list[list[str]]) -> str:
@@ -136,4 +197,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     """One row per point: what was measured, both predictions with their errors, and the verdicts."""
     title, calib = _preamble(report)
     rows = [_row(p) for p in report.points]
-    return _markdown(title, calib, rows) if markdown else _plain(title, calib, rows)
+    if markdown:
+        pools = _pools_markdown(report)
+        return _markdown(title, calib, rows) + (f"\n{pools}" if pools else "")
+    return _plain(title, calib, rows) + _pools_plain(report)
