@@ -76,6 +76,17 @@ def test_unemulatable_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "endpoints.0.db_hold_ms: 5.0 needs a DB connection" in err
 
 
+def test_pin_without_a_spare_cpu_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    workers = len(os.sched_getaffinity(0))
+    data = {**GOOD, "deployment": {"thread_tokens": 2, "workers_per_host": workers, "cores_per_host": workers}}
+    assert _run([_write(tmp_path, data), "--pin"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"--pin: needs more CPUs than the scenario's workers_per_host ({workers})" in err
+
+
 def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["/nonexistent.json"]) == 2
     out, err = capsys.readouterr()

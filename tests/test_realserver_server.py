@@ -250,3 +250,29 @@ def test_two_load_points_p99_band(ci_report: tuple[ValidationReport, float], sou
     miss is the scenario's description of the request, not the M/D/c tail); +24..33% and +18..32% with the
     model before 61dd69a, which sat at the edge of this widened band."""
     _check_band(ci_report[0], source, "p99_ms")
+
+
+def test_a_pinned_run_puts_the_server_on_its_own_cpus_and_undoes_the_pin() -> None:
+    """`pin=True`: this process (and so what it starts) moves to the CPUs the server does not get, a child
+    started with `cpus` runs on those, and the old affinity is back after the block."""
+    from sizing.validation import pinned_cpus
+
+    before = os.sched_getaffinity(0)
+    if len(before) < 2:
+        pytest.skip(f"pinning needs two CPUs, this process may use {sorted(before)}")
+    with pinned_cpus(1, pin=True) as cpus:
+        assert cpus is not None
+        server, others = cpus
+        assert len(server) == 1 and server | others == before and not server & others
+        assert os.sched_getaffinity(0) == others
+        with OwnedProcess([sys.executable, "-c", "import time; time.sleep(30)"], cpus=server) as child:
+            assert os.sched_getaffinity(child.pid) == server
+        with OwnedProcess([sys.executable, "-c", "import time; time.sleep(30)"]) as child:
+            assert os.sched_getaffinity(child.pid) == others  # inherited
+    assert os.sched_getaffinity(0) == before
+    with pinned_cpus(1, pin=False) as none:
+        assert none is None and os.sched_getaffinity(0) == before
+    refused = r"'pin' needs more CPUs than the deployment's workers_per_host"
+    with pytest.raises(ValueError, match=refused), pinned_cpus(len(before), pin=True):
+        pass
+    assert os.sched_getaffinity(0) == before

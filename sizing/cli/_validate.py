@@ -94,6 +94,12 @@ def register(sub: Any) -> None:
         help="with --backend postgres: a postgresql:// server you run instead of a private one; only a schema "
         "of its own is created there, and dropped at the end",
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the server to its own CPUs (as many as workers_per_host) and everything else the run starts "
+        "(PostgreSQL, the upstream, the load generators) to the others",
+    )
     p.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator's ceiling")
     p.add_argument(
         "--repredict",
@@ -153,6 +159,12 @@ def _validate(args: argparse.Namespace) -> int:
         validation.resolve_points(scenario, validation.parse_points(args.points), args.stage)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    cpus, workers = len(os.sched_getaffinity(0)), scenario.deployment.workers_per_host
+    if args.pin and cpus <= workers:
+        raise InputError(
+            f"--pin: needs more CPUs than the scenario's workers_per_host ({workers}), this process may use "
+            f"{cpus}; run without --pin"
+        )
     if args.backend == "postgres" and args.database_url is None and validation.find_bindir() is None:
         raise InputError(
             "--backend postgres: PostgreSQL is not installed (no initdb/postgres found); install Debian's "
@@ -176,6 +188,7 @@ def _validate(args: argparse.Namespace) -> int:
             backend=args.backend,
             db_pool=args.db_pool,
             database_url=args.database_url,
+            pin=args.pin,
             progress=progress,
         )
     except Exception as exc:  # the harness failed after the input was accepted: exit 3, not a traceback

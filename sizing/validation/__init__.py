@@ -16,7 +16,8 @@ Harness parts (public for unit tests of the plan, the measurement and the verdic
     Options, check_scenario, admission_limit, parse_points, resolve_points, nominal_capacities,
     burn_plan, LoadPoint, verdict, band_range, disturbance_reason, overloaded, PointRun, analyze,
     latency_ci, disturbance_score, disturbed, gc_in_window, MAX_LAG_P99_MS, MAX_OTHER_CPU, MAX_STEAL,
-    CalibrationData, burns_at, framework_at, OwnedProcess, Server, start_server, group_alive, lean_boot
+    CalibrationData, burns_at, framework_at, OwnedProcess, Server, start_server, group_alive, lean_boot,
+    pinned_cpus
 """
 
 from __future__ import annotations
@@ -53,7 +54,14 @@ from sizing.validation._postgres import (
     user_database,
 )
 from sizing.validation._predict import repredict
-from sizing.validation._processes import OwnedProcess, Server, group_alive, lean_boot, start_server
+from sizing.validation._processes import (
+    OwnedProcess,
+    Server,
+    group_alive,
+    lean_boot,
+    pinned_cpus,
+    start_server,
+)
 from sizing.validation._report import (
     EXIT_ERROR,
     EXIT_MISS,
@@ -128,6 +136,7 @@ __all__ = [
     "nominal_capacities",
     "overloaded",
     "parse_points",
+    "pinned_cpus",
     "private_database",
     "repredict",
     "resolve_points",

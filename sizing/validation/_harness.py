@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal
 
 from sizing._checks import check_callable, check_choice, check_int, check_real, check_type
 from sizing.scenario import Scenario
@@ -36,7 +36,13 @@ from sizing.validation._plan import (
     warmup_s,
 )
 from sizing.validation._predict import emulated_scenario, predict, window_spread
-from sizing.validation._processes import Server, loop_and_http, sigterm_as_interrupt, start_server
+from sizing.validation._processes import (
+    Server,
+    loop_and_http,
+    pinned_cpus,
+    sigterm_as_interrupt,
+    start_server,
+)
 from sizing.validation._report import (
     Calibration,
     PointReport,
@@ -92,7 +98,7 @@ def check_scenario(scenario: Scenario) -> None:
         raise ValueError("\n".join(problems))
 
 
-def _machine(loop: str, http: str) -> dict[str, object]:
+def _machine(loop: str, http: str) -> dict[str, Any]:
     def ver(name: str) -> str:
         try:
             return metadata.version(name)
@@ -222,6 +228,7 @@ class Options:
     backend: BackendKind = "emulated"
     db_pool: DbPool = "sqlalchemy"
     database_url: str | None = None
+    pin: bool = False
 
     def __post_init__(self) -> None:
         check_real("seconds", self.seconds, lo=1.0, hi=MAX_SECONDS)
@@ -237,6 +244,7 @@ class Options:
         check_choice("db_pool", self.db_pool, DB_POOLS)
         if self.database_url is not None:
             check_type("database_url", self.database_url, str, "a postgresql:// URL or None")
+        check_type("pin", self.pin, bool, "True or False")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -391,6 +399,37 @@ def _calibration(scenario: Scenario, cal: CalibrationData, runtime: Runtime) -> 
     )
 
 
+def _run(
+    scenario: Scenario, parsed: list[tuple[float, bool]], opts: Options, machine: dict[str, Any], say: Progress
+) -> tuple[_Bench, list[PointReport], dict[str, Any]]:
+    """Start the backend and the server (pinned if asked), calibrate, run every point; stop them all."""
+    served = _served(scenario, opts.backend)
+    with (
+        sigterm_as_interrupt(),
+        pinned_cpus(scenario.deployment.workers_per_host, opts.pin) as cpus,
+        backend_for(scenario, opts.backend, opts.db_pool, opts.database_url) as used,
+        activity(used) as probe,
+    ):
+        if cpus is not None:
+            machine["pinned"] = {"server": sorted(cpus[0]), "others": sorted(cpus[1])}
+            say(f"server on CPUs {sorted(cpus[0])}; the database, upstream, generators and harness on {sorted(cpus[1])}")
+        if used.database is not None:
+            say(f"PostgreSQL {used.database.version} ready; the server's DB pool: {opts.db_pool}")
+        say(f"starting uvicorn ({machine['loop']}, {machine['http']}) on 127.0.0.1")
+        server = start_server(
+            served, seed=opts.seed, backend=used.config, companions=used.companions,
+            cpus=None if cpus is None else cpus[0],
+        )
+        try:
+            say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
+            bench = _bench(server, served, parsed, opts, say, probe)
+            reports = [_point(bench, k, point, say) for k, point in enumerate(bench.points)]
+            fidelity(server, bench.cal)
+        finally:
+            server.stop()
+        return bench, reports, used.describe()
+
+
 def validate(
     scenario: Scenario,
     points: str | Sequence[float] = DEFAULT_POINTS,
@@ -408,6 +447,7 @@ def validate(
     backend: BackendKind = "emulated",
     db_pool: DbPool = "sqlalchemy",
     database_url: str | None = None,
+    pin: bool = False,
     progress: Progress | None = None,
 ) -> ValidationReport:
     """Run the scenario's load points on a real uvicorn server on 127.0.0.1; measured against predicted.
@@ -429,6 +469,9 @@ def validate(
     code, asyncpg for `async def`) or, with `db_pool`, a bare psycopg_pool or asyncpg pool; upstream calls go
     through httpx to an upstream process. The default, "emulated", holds semaphores and sleeps.
 
+    `pin=True` pins the server (and its workers) to the first `workers_per_host` CPUs and everything else
+    this run starts, and this process, to the others, so that the worker's core is its own.
+
     Raises TypeError or ValueError for what cannot be validated, before anything starts. The server and
     generators it starts are always stopped, also on error and on SIGTERM or Ctrl-C. A model or simulator
     that raises does not end the run: its verdicts say "error" (see `ValidationReport.exit_code`).
@@ -437,7 +480,7 @@ def validate(
     opts = Options(
         seconds=seconds, stage=stage, seed=seed, max_requests=max_requests, ceiling=ceiling, runtime=runtime,
         retries=retries, generators=generators, name=name, overload=overload, backend=backend, db_pool=db_pool,
-        database_url=database_url,
+        database_url=database_url, pin=pin,
     )
     if progress is not None:
         check_callable("progress", progress, "a callable taking one line of text")
@@ -446,22 +489,8 @@ def validate(
     parsed = _parsed_points(points)
     resolve_points(scenario, parsed, stage)  # an unknown stage fails here, before the server starts
     say: Progress = progress or (lambda _line: None)
-    loop, http = loop_and_http()
-    machine = _machine(loop, http)
-    served = _served(scenario, backend)
-    with sigterm_as_interrupt(), backend_for(scenario, backend, db_pool, database_url) as used, activity(used) as probe:
-        if used.database is not None:
-            say(f"PostgreSQL {used.database.version} ready; the server's DB pool: {db_pool}")
-        say(f"starting uvicorn ({loop}, {http}) on 127.0.0.1")
-        server = start_server(served, seed=seed, backend=used.config, companions=used.companions)
-        try:
-            say(f"server pid {server.proc.pid} on port {server.port}; calibrating")
-            bench = _bench(server, served, parsed, opts, say, probe)
-            reports = [_point(bench, k, point, say) for k, point in enumerate(bench.points)]
-            fidelity(server, bench.cal)
-        finally:
-            server.stop()
-        described = used.describe()
+    machine = _machine(*loop_and_http())
+    bench, reports, described = _run(scenario, parsed, opts, machine, say)
     machine["loadavg_end"] = list(os.getloadavg())
     caps = bench.capacities
     return ValidationReport(

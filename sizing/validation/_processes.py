@@ -28,7 +28,15 @@ import httpx
 from sizing.scenario._models import Scenario
 from sizing.validation.server._app import CONFIG_ENV
 
-__all__ = ["LOOPBACK", "OwnedProcess", "Server", "free_port", "sigterm_as_interrupt", "start_server"]
+__all__ = [
+    "LOOPBACK",
+    "OwnedProcess",
+    "Server",
+    "free_port",
+    "pinned_cpus",
+    "sigterm_as_interrupt",
+    "start_server",
+]
 
 _PR_SET_PDEATHSIG = 1
 LOOPBACK = "127.0.0.1"
@@ -40,6 +48,39 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
+def _child_setup(cpus: frozenset[int] | None) -> Any:
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        if cpus:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, cpus)
+        _die_with_parent()
+
+    return setup
+
+
+@contextlib.contextmanager
+def pinned_cpus(workers: int, pin: bool) -> Iterator[tuple[frozenset[int], frozenset[int]] | None]:
+    """With `pin`: (the server's CPUs, everyone else's). This process moves to the second set for the
+    block, so what it starts (PostgreSQL, the upstream, the generators) inherits it; the server is started
+    on the first set (`start_server(cpus=...)`). Restored on leaving. None without `pin`."""
+    if not pin:
+        yield None
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) <= workers:
+        raise ValueError(
+            f"'pin' needs more CPUs than the deployment's workers_per_host ({workers}): this process may use "
+            f"{len(cores)} ({cores}); run without pin"
+        )
+    server, others = frozenset(cores[:workers]), frozenset(cores[workers:])
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, others)
+    try:
+        yield server, others
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _package_root() -> str:
@@ -60,7 +101,8 @@ class OwnedProcess:
     """A child process in its own session, stopped (with its group) by `stop()` or on leaving a `with`.
 
     `user` runs it as another user (which needs root); `stop_signal` is what asks it to stop before the
-    SIGKILL (SIGTERM by default; PostgreSQL's fast shutdown is SIGINT).
+    SIGKILL (SIGTERM by default; PostgreSQL's fast shutdown is SIGINT); `cpus` pins it (and what it
+    forks) to those CPUs.
     """
 
     def __init__(
@@ -73,6 +115,7 @@ class OwnedProcess:
         stderr: int | IO[Any] | None = None,
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.proc = subprocess.Popen(
             list(argv),
@@ -82,7 +125,7 @@ class OwnedProcess:
             stderr=stderr,
             start_new_session=True,
             # The parent-death signal survives the user change: Popen switches user before this runs.
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(cpus),
             user=user,
             group=user,
         )
@@ -266,11 +309,13 @@ def start_server(
     attempts: int = 3,
     backend: dict[str, Any] | None = None,
     companions: dict[str, int] | None = None,
+    cpus: frozenset[int] | None = None,
 ) -> Server:
     """Start uvicorn with the emulating app on a free 127.0.0.1 port; the caller must `stop()` it.
 
     `backend`: the real backend's configuration for the app (None: emulated pools). The scenario's
-    `deployment.limit_concurrency` becomes uvicorn's --limit-concurrency.
+    `deployment.limit_concurrency` becomes uvicorn's --limit-concurrency. `cpus` pins the server and its
+    workers.
     """
     import tempfile
 
@@ -314,6 +359,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            cpus=cpus,
         )
         server = Server(proc, port, log, workers=scenario.deployment.workers_per_host, companions=companions)
         try:

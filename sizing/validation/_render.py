@@ -168,6 +168,11 @@ def _preamble(report: ValidationReport) -> tuple[str, str]:
         + f" ms, generator ceiling {_f(cal.generator_ceiling_rps, 0)} rps"
     )
     backend = _backend_line(report)
+    pinned = report.machine.get("pinned")
+    if pinned:
+        backend += ("; " if backend else "") + (
+            f"pinned: the server on CPUs {pinned['server']}, everything else on {pinned['others']}"
+        )
     return title, calib + (f"\n{backend}" if backend else "")
 
 
