@@ -28,6 +28,12 @@ DB_DEF = Scenario.model_validate(
 )
 
 
+def _ours(marker: str) -> list[str]:
+    """Command lines of running processes that contain `marker`, this test's own pgrep left out."""
+    out = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
+    return [line for line in out.stdout.splitlines() if "pgrep" not in line]
+
+
 def _private_servers() -> list[str]:
     """Command lines of private PostgreSQL servers still running (their data directory is sizing-pg-*)."""
     out = subprocess.run(["pgrep", "-af", "sizing-pg-"], capture_output=True, text=True, check=False)
@@ -122,3 +128,44 @@ def test_validate_runs_end_to_end_on_a_server_the_user_runs(tmp_path: pytest.Tem
         with psycopg.connect(server.dsn) as conn:  # the user's server is still up, and our schema is gone
             schemas = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")]
             assert not any(s.startswith("sizing_validate_") for s in schemas)
+
+
+def test_sigterm_mid_run_stops_the_server_the_database_and_the_upstream() -> None:
+    """`kill PID` of a run on the real backend with an upstream: the server, the private PostgreSQL and the
+    upstream process are all gone when it returns."""
+    import signal
+    import time
+
+    if find_bindir() is None:
+        why = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {why}")
+        pytest.skip(why)
+    mixed = Scenario.model_validate(
+        {
+            "traffic": {"rps": 50},
+            "endpoints": [
+                {"name": "orders", "share": 0.5, "handler": "sync", "cpu_ms": 3.0, "db_hold_ms": 10.0},
+                {"name": "search", "share": 0.5, "handler": "async", "cpu_ms": 3.0, "upstream_calls": 1,
+                 "upstream_latency_ms": 10.0},
+            ],
+            "deployment": {"thread_tokens": 8, "db_pool_size": 4},
+        }
+    )
+    upstream = "sizing.validation.upstream"
+    before = (_private_servers(), _ours(upstream))
+    started: list[int] = []
+
+    def terminated(line: str) -> None:
+        if "server pid" in line:
+            started.append(int(line.split("server pid ")[1].split()[0]))
+            assert _private_servers() != before[0] and _ours(upstream) != before[1]  # both running now
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5.0)
+
+    with pytest.raises(KeyboardInterrupt):
+        validate(mixed, "0.5", seconds=2.0, ceiling=False, backend="postgres", progress=terminated)
+    assert len(started) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(started[0], 0)
+    assert (_private_servers(), _ours(upstream)) == before
