@@ -28,6 +28,15 @@ DB_DEF = Scenario.model_validate(
 )
 
 
+def _need_postgres() -> None:
+    """Skip without the PostgreSQL binaries, with the reason; under CI=true their absence fails the run."""
+    if find_bindir() is None:
+        why = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {why}")
+        pytest.skip(why)
+
+
 def _ours(marker: str) -> list[str]:
     """Command lines of running processes that contain `marker`, this test's own pgrep left out."""
     out = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
@@ -42,11 +51,7 @@ def _private_servers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def report() -> ValidationReport:
-    if find_bindir() is None:
-        why = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {why}")
-        pytest.skip(why)
+    _need_postgres()
     before = _private_servers()
     result = validate(DB_DEF, "0.5,0.7", seconds=8.0, stage="db_pool_sync", ceiling=False, retries=3,
                       backend="postgres", name="ci-postgres")
@@ -106,11 +111,7 @@ def test_validate_runs_end_to_end_on_a_server_the_user_runs(tmp_path: pytest.Tem
 
     from sizing.validation import private_database
 
-    if find_bindir() is None:
-        why = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {why}")
-        pytest.skip(why)
+    _need_postgres()
     scenario, out = tmp_path / "db.json", tmp_path / "report.json"  # type: ignore[operator]
     scenario.write_text(DB_DEF.model_dump_json(), encoding="utf-8")
     with private_database(max_connections=30, reserved_connections=3) as server:
@@ -136,11 +137,7 @@ def test_sigterm_mid_run_stops_the_server_the_database_and_the_upstream() -> Non
     import signal
     import time
 
-    if find_bindir() is None:
-        why = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {why}")
-        pytest.skip(why)
+    _need_postgres()
     mixed = Scenario.model_validate(
         {
             "traffic": {"rps": 50},
