@@ -43,6 +43,13 @@ def _report(name: str, parts: dict[str, list[float]], cpu: list[float]) -> None:
           f"{sorted(total)[int(0.9 * len(total))] * 1000:.3f}); caller CPU {statistics.median(cpu) * 1000:.3f}")
 
 
+def _note(parts: dict[str, list[float]], cpu: list[float], cpu0: float, stamps: tuple[float, ...]) -> None:
+    """Record one step: its checkout, query and release times (from four stamps) and its caller CPU."""
+    cpu.append(time.thread_time() - cpu0)
+    for key, start, end in zip(("checkout", "query", "release"), stamps, stamps[1:], strict=False):
+        parts[key].append(end - start)
+
+
 def _sync(name: str, n: int, checkout: Callable[[], Any], query: Callable[[Any, int], None],
           release: Callable[[Any], None]) -> None:
     parts: dict[str, list[float]] = {"checkout": [], "query": [], "release": []}
@@ -54,11 +61,7 @@ def _sync(name: str, n: int, checkout: Callable[[], Any], query: Callable[[Any, 
         query(conn, _row(i))
         t2 = time.perf_counter()
         release(conn)
-        t3 = time.perf_counter()
-        cpu.append(time.thread_time() - c0)
-        parts["checkout"].append(t1 - t0)
-        parts["query"].append(t2 - t1)
-        parts["release"].append(t3 - t2)
+        _note(parts, cpu, c0, (t0, t1, t2, time.perf_counter()))
     _report(name, parts, cpu)
 
 
@@ -101,11 +104,7 @@ async def _async(name: str, n: int, checkout: Callable[[], Awaitable[Any]],
         await query(conn, _row(i))
         t2 = time.perf_counter()
         await release(conn)
-        t3 = time.perf_counter()
-        cpu.append(time.thread_time() - c0)
-        parts["checkout"].append(t1 - t0)
-        parts["query"].append(t2 - t1)
-        parts["release"].append(t3 - t2)
+        _note(parts, cpu, c0, (t0, t1, t2, time.perf_counter()))
     _report(name, parts, cpu)
     # Counted apart from the timed steps: the counting itself costs CPU.
     count, loop, steps = _Suspensions(), asyncio.get_running_loop(), 100

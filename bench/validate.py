@@ -63,13 +63,13 @@ def _def50(tokens: int) -> dict[str, Any]:
     }
 
 
-EMULATED: dict[str, tuple[dict[str, Any], str, str]] = {
-    "def50-tokens4": (_def50(4), "0.5,0.8,1.2", "thread_tokens"),
-    "def50-tokens8": (_def50(8), "0.5,0.8,1.2", "thread_tokens"),
+EMULATED: dict[str, Sweep] = {
+    "def50-tokens4": Sweep(_def50(4), "0.5,0.8,1.2", "thread_tokens"),
+    "def50-tokens8": Sweep(_def50(8), "0.5,0.8,1.2", "thread_tokens"),
     # 40 tokens hold 50 ms for 774 rps, but the core saturates first (cpu_ms 2.5: 400 rps): the points are
     # fractions of the worker's binding resource, the capacity of the lowest stage from the phases alone.
-    "def50-tokens40": (_def50(40), "0.5,0.8,1.2", "bottleneck"),
-    "async50": (
+    "def50-tokens40": Sweep(_def50(40), "0.5,0.8,1.2", "bottleneck"),
+    "async50": Sweep(
         {
             "traffic": {"rps": 10},
             "endpoints": [
@@ -86,7 +86,7 @@ EMULATED: dict[str, tuple[dict[str, Any], str, str]] = {
         "0.5,0.8,1.2",
         "bottleneck",
     ),
-    "def20-response-model": (
+    "def20-response-model": Sweep(
         {
             "traffic": {"rps": 10},
             "endpoints": [
@@ -105,7 +105,7 @@ EMULATED: dict[str, tuple[dict[str, Any], str, str]] = {
         "0.5,0.8,1.2",
         "thread_tokens",
     ),
-    "async-blocking2": (
+    "async-blocking2": Sweep(
         {
             "traffic": {"rps": 10},
             "endpoints": [
@@ -129,8 +129,8 @@ EMULATED: dict[str, tuple[dict[str, Any], str, str]] = {
 # saturation: 46-58 ms each, 0.15-0.25 per 1000 requests), as runtime inputs to every emulated scenario.
 # The sweeps after that commit check them out of sample.
 GC_RUNTIME = {"gc_pause_ms": 52.0, "gc_pauses_per_1k_requests": 0.18}
-for _scenario, _points, _stage in EMULATED.values():
-    _scenario.setdefault("runtime", {}).update(GC_RUNTIME)
+for _sweep in EMULATED.values():
+    _sweep.scenario.setdefault("runtime", {}).update(GC_RUNTIME)
 
 
 def _db_bound(handler: str) -> dict[str, Any]:
@@ -166,7 +166,7 @@ REAL: dict[str, Sweep] = {
                                              "psycopg_pool"),
     "realbackend-db-async-asyncpg": Sweep(_db_bound("async"), "0.5,0.8", "db_pool_async", "postgres", "asyncpg"),
 }
-SCENARIOS: dict[str, Sweep] = {name: Sweep(*spec) for name, spec in EMULATED.items()} | REAL
+SCENARIOS: dict[str, Sweep] = EMULATED | REAL
 
 
 def main() -> int:

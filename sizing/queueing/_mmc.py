@@ -19,27 +19,12 @@ def _mmc_scalar(lam: float, s: float, c: int) -> QueueResult:
     cf = float(c)
     rho = a / cf
     stable = a < cf
-    if not stable:
-        inf = float("inf")
-        return QueueResult(
-            arrival_rate=lam,
-            mean_service_time=s,
-            servers=cf,
-            arrival_cv2=1.0,
-            service_cv2=1.0,
-            utilization=rho,
-            offered_load=a,
-            p_wait=1.0,
-            mean_wait=inf,
-            mean_queue_length=inf,
-            mean_response=inf,
-            stable=False,
-            wait_decay_rate=0.0,
-            method=MMC_METHOD,
-        )
-    p = _erlang_c_scalar(cf, a)
-    theta = (cf - a) / s
-    w = p / theta
+    if stable:
+        p = _erlang_c_scalar(cf, a)
+        theta = (cf - a) / s
+        w = p / theta
+    else:
+        p, w, theta = 1.0, float("inf"), 0.0
     return QueueResult(
         arrival_rate=lam,
         mean_service_time=s,
@@ -52,7 +37,7 @@ def _mmc_scalar(lam: float, s: float, c: int) -> QueueResult:
         mean_wait=w,
         mean_queue_length=lam * w,
         mean_response=w + s,
-        stable=True,
+        stable=stable,
         wait_decay_rate=theta,
         method=MMC_METHOD,
     )

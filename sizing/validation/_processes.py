@@ -68,14 +68,14 @@ def pinned_cpus(workers: int, pin: bool) -> Iterator[tuple[frozenset[int], froze
     if not pin:
         yield None
         return
-    cores = sorted(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    cores = sorted(before)
     if len(cores) <= workers:
         raise ValueError(
             f"'pin' needs more CPUs than the deployment's workers_per_host ({workers}): this process may use "
             f"{len(cores)} ({cores}); run without pin"
         )
     server, others = frozenset(cores[:workers]), frozenset(cores[workers:])
-    before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, others)
     try:
         yield server, others

@@ -114,40 +114,40 @@ def _backend_line(report: ValidationReport) -> str:
 
 
 def _pool_rows(p: PointReport) -> list[list[str]]:
+    """One row per pool; the point's failures, pg_stat_activity and process CPU on its first row."""
     m = p.measured
-    failed = ", ".join(f"{k} {v}" for k, v in sorted(m.failures.items())) or "0"
-    activity = ", ".join(f"{k} {v:.1f}" for k, v in m.db_activity.items()) or "-"
-    cpu = ", ".join(f"{k} {v:.2f}" for k, v in m.process_cpu.items()) or "-"
+    per_point = [
+        ", ".join(f"{k} {v}" for k, v in sorted(m.failures.items())) or "0",
+        ", ".join(f"{k} {v:.1f}" for k, v in m.db_activity.items()) or "-",
+        ", ".join(f"{k} {v:.2f}" for k, v in m.process_cpu.items()) or "-",
+    ]
     rows = []
     for k, (name, pool) in enumerate(sorted(m.pools.items())):
-        rows.append([
-            p.label if k == 0 else "", name, _f(pool.get("in_use_mean"), 2), _f(pool.get("waiting_mean"), 2),
-            _f(pool.get("wait_ms"), 2), _f(pool.get("hold_ms"), 2), _f(pool.get("asked_ms"), 2),
-            failed if k == 0 else "", activity if k == 0 else "", cpu if k == 0 else "",
-        ])
+        stats = [_f(pool.get(key), 2) for key in ("in_use_mean", "waiting_mean", "wait_ms", "hold_ms", "asked_ms")]
+        first = k == 0
+        rows.append([p.label if first else "", name, *stats, *(per_point if first else ["", "", ""])])
     return rows
 
 
-def _pools_markdown(report: ValidationReport) -> str:
-    rows = [r for p in report.points for r in _pool_rows(p)]
-    if not rows:
-        return ""
-    lines = [
-        "pools per point: in use and waiting are time averages, wait and hold ms per step, asked = what the "
-        "step asked of the database or upstream; failed = requests that failed, by cause; pg_stat_activity = "
-        "the server's connections by state (sampled); process CPU in cores",
-        "",
-        "| " + " | ".join(_POOL_HEAD) + " |",
-        "|" + "|".join("---" if i in (0, 1, 7, 8, 9) else "--:" for i in range(len(_POOL_HEAD))) + "|",
-    ]
-    lines.extend("| " + " | ".join(r) + " |" for r in rows)
+_POOL_LEGEND = (
+    "pools per point: in use and waiting are time averages, wait and hold ms per step, asked = what the step "
+    "asked of the database or upstream; failed = requests that failed, by cause; pg_stat_activity = the "
+    "server's connections by state (sampled); process CPU in cores"
+)
+
+
+def _md_table(head: list[str], rows: list[list[str]], text_columns: set[int]) -> list[str]:
+    """A Markdown table; the columns in `text_columns` are left-aligned, the others right-aligned."""
+    align = "|".join("---" if i in text_columns else "--:" for i in range(len(head)))
+    return ["| " + " | ".join(head) + " |", f"|{align}|", *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _pools_markdown(rows: list[list[str]]) -> str:
+    lines = [_POOL_LEGEND, "", *_md_table(_POOL_HEAD, rows, {0, 1, 7, 8, 9})]
     return "\n".join(lines) + "\n"
 
 
-def _pools_plain(report: ValidationReport) -> str:
-    rows = [r for p in report.points for r in _pool_rows(p)]
-    if not rows:
-        return ""
+def _pools_plain(rows: list[list[str]]) -> str:
     widths = [max(len(_POOL_HEAD[i]), *(len(r[i]) for r in rows)) for i in range(len(_POOL_HEAD))]
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [_POOL_HEAD, *rows]]
     return "\n".join(out) + "\n"
@@ -177,10 +177,7 @@ def _preamble(report: ValidationReport) -> tuple[str, str]:
 
 
 def _markdown(title: str, calib: str, rows: list[list[str]]) -> str:
-    lines = [f"**{title}**", "", calib, "", _LEGEND, ""]
-    lines.append("| " + " | ".join(_HEAD) + " |")
-    lines.append("|" + "|".join("---" if i == 0 or i == len(_HEAD) - 1 else "--:" for i in range(len(_HEAD))) + "|")
-    lines.extend("| " + " | ".join(r) + " |" for r in rows)
+    lines = [f"**{title}**", "", calib, "", _LEGEND, "", *_md_table(_HEAD, rows, {0, len(_HEAD) - 1})]
     return "\n".join(lines) + "\n"
 
 
@@ -202,7 +199,7 @@ def render(report: ValidationReport, *, markdown: bool) -> str:
     """One row per point: what was measured, both predictions with their errors, and the verdicts."""
     title, calib = _preamble(report)
     rows = [_row(p) for p in report.points]
+    pool_rows = [r for p in report.points for r in _pool_rows(p)]
     if markdown:
-        pools = _pools_markdown(report)
-        return _markdown(title, calib, rows) + (f"\n{pools}" if pools else "")
-    return _plain(title, calib, rows) + _pools_plain(report)
+        return _markdown(title, calib, rows) + (f"\n{_pools_markdown(pool_rows)}" if pool_rows else "")
+    return _plain(title, calib, rows) + (_pools_plain(pool_rows) if pool_rows else "")

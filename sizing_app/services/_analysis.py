@@ -267,28 +267,14 @@ def headline(scenario: Scenario, today: Evaluation, rec: Recommendation, mode: M
             f"{scenario.targets.latency_p99_ms:g} ms",
         )
     )
-    mx = None if ev_shown is None else ev_shown.max_rps
-    mx_base = None if ev_base is None else ev_base.max_rps
-    out.append(
-        Metric(
-            "Max rps",
-            "—" if mx is None else f"{mx:.4g}",
-            f"{mx - mx_base:+.4g}" if mx is not None and mx_base is not None else None,
-            "normal",
-            "Whole-service rate at which the first stage saturates",
-        )
-    )
-    hr = None if ev_shown is None else ev_shown.headroom
-    hr_base = None if ev_base is None else ev_base.headroom
-    out.append(
-        Metric(
-            "Headroom",
-            "—" if hr is None else f"{hr:.2f}x",
-            f"{hr - hr_base:+.2f}x" if hr is not None and hr_base is not None else None,
-            "normal",
-            "Max rps / peak rps: below 1x the peak is past saturation",
-        )
-    )
+    for label, attr, unit, digits, help_ in (
+        ("Max rps", "max_rps", "", ".4g", "Whole-service rate at which the first stage saturates"),
+        ("Headroom", "headroom", "x", ".2f", "Max rps / peak rps: below 1x the peak is past saturation"),
+    ):
+        value = None if ev_shown is None else getattr(ev_shown, attr)
+        base = None if ev_base is None else getattr(ev_base, attr)
+        delta = f"{value - base:+{digits}}{unit}" if value is not None and base is not None else None
+        out.append(Metric(label, "—" if value is None else f"{value:{digits}}{unit}", delta, "normal", help_))
     return [
         m if m.delta is None else Metric(m.label, m.value, m.delta, m.delta_color, f"{m.help} ({other})")
         for m in out

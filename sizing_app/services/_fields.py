@@ -77,21 +77,12 @@ def _f(
 ) -> Field:
     """A field; one with a `path` takes its bounds from the model, a short-form one is a share in [0, high];
     with `zero_is_none` the form's 0 stands for the model's null (the low bound is then 0)."""
+    low: float | None
+    top: float | None
     if path is None:
-        return Field(
-            key=key,
-            path=path,
-            label=label,
-            unit=unit,
-            help=help_,
-            integer=False,
-            low=0.0,
-            high=high,
-            step=step,
-            group=group,
-            short=short,
-        )
-    low, top, integer = model_bounds(_SECTIONS[path[0]], path[1])
+        low, top, integer = 0.0, None, False
+    else:
+        low, top, integer = model_bounds(_SECTIONS[path[0]], path[1])
     return Field(
         key=key,
         path=path,
