@@ -6,6 +6,8 @@ the convolution of its waits and service times, and the overall latency is the m
 
 Evaluate and size
     evaluate, recommend, latency_at, stages_at, max_rps, missed_targets
+The stall of sessions held across token passes
+    stall_time_s, stall_rps, stall_burst, FLEET_HORIZON_S
 Results (JSON out, a public format like the scenario)
     Evaluation, Recommendation, Stage, Latency, Finding, Setting,
     StageName, FindingCode, FINDING_CODES, Severity
@@ -44,6 +46,7 @@ from sizing.model._results import (
     StageName,
 )
 from sizing.model._snippets import PYTHON_SNIPPETS, SHELL_SNIPPETS, snippets_for
+from sizing.model._stall import FLEET_HORIZON_S, stall_burst, stall_rps, stall_time_s
 from sizing.model._text import (
     evaluation_markdown,
     evaluation_table,
@@ -54,6 +57,7 @@ from sizing.model._worker import WorkerSolution, solve_worker
 
 __all__ = [
     "FINDING_CODES",
+    "FLEET_HORIZON_S",
     "PYTHON_SNIPPETS",
     "SHELL_SNIPPETS",
     "Evaluation",
@@ -85,6 +89,9 @@ __all__ = [
     "snippets_for",
     "solve_worker",
     "stages_at",
+    "stall_burst",
+    "stall_rps",
+    "stall_time_s",
 ]
 
 publish(__name__, globals(), __all__)

@@ -11,7 +11,7 @@ import math
 from sizing.model._latency import Stall, Wait
 from sizing.queueing._erlang import erlang_b, erlang_c
 from sizing.queueing._ggc import ggc
-from sizing.scenario._lifecycle import Phase
+from sizing.scenario._lifecycle import Phase, before_response
 from sizing.scenario._models import Runtime
 
 __all__ = [
@@ -39,7 +39,7 @@ def cpu_segments(phases: tuple[Phase, ...], *, split_at_first_pass: bool = False
     run = 0.0
     first_pass = True
     for phase in phases:
-        if phase.holds == "token" and not first_pass and run > 0:
+        if phase.on_thread and not first_pass and run > 0:
             out.append(run)
             run = 0.0
         if phase.holds == "token" and first_pass:
@@ -156,8 +156,10 @@ def gc_stall(runtime: Runtime, rate: float, rho: float) -> Stall | None:
 
 
 def gil_moments(phases: tuple[Phase, ...]) -> int:
-    """Moments of a request that need the GIL: each loop turn and token pass, the response on the loop
-    (its own turn unless the request ends on one), and each piece of CPU a driver runs after a round trip."""
+    """Moments of a request that need the GIL before its response: each loop turn and token pass, the
+    response on the loop (its own turn unless the request ends on one), and each piece of CPU a driver runs
+    after a round trip."""
+    phases = before_response(phases)
     held = sum(len(s.held_cpu_ms) for p in phases for s in p.steps)
     return sum(1 for p in phases if p.holds is not None) + (0 if phases[-1].holds == "loop" else 1) + held
 
@@ -179,8 +181,8 @@ def livelock_rps(classes: list[tuple[float, tuple[Phase, ...]]]) -> float | None
     loop_ms = thread_ms = 0.0
     threaded_rate = plain_rate = 0.0
     for lam, phases in classes:
-        on_loop = math.fsum(_cpu_of(p) for p in phases if p.holds != "token")
-        off_loop = math.fsum(_cpu_of(p) for p in phases if p.holds == "token")
+        on_loop = math.fsum(_cpu_of(p) for p in phases if not p.on_thread)
+        off_loop = math.fsum(_cpu_of(p) for p in phases if p.on_thread)
         loop_ms += lam * on_loop
         thread_ms += lam * off_loop
         if off_loop > 0:

@@ -15,6 +15,7 @@ from sizing._checks import check_real, check_type
 from sizing.model._findings import findings_for
 from sizing.model._latency import COARSE_GRID, FINE_GRID, SEARCH_GRID, mixture_quantile, mixture_quantiles
 from sizing.model._results import Evaluation, Latency, Stage, StageName
+from sizing.model._stall import stall_burst, stall_rps
 from sizing.model._worker import WorkerSolution, solve_worker
 from sizing.scenario._models import Deployment, Scenario
 
@@ -174,6 +175,7 @@ def evaluate(
     latency = _latencies(scenario, sol)
     saturation, bottleneck = max_rps(scenario, dep)
     slo = slo_rps(scenario, dep, saturation_rps=saturation)
+    stall = stall_rps(scenario, dep, saturation_rps=saturation)
     cpu = sol.stages["cpu"].utilization
     ev = Evaluation(
         rps=at,
@@ -189,6 +191,8 @@ def evaluate(
         bottleneck=bottleneck,
         slo_rps=slo,
         headroom=saturation / at,
+        stall_rps=stall,
+        stall_burst=stall_burst(scenario, dep),
         meets_targets=False,
         findings=[],
     )

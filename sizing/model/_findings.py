@@ -46,6 +46,29 @@ def findings_for(scenario: Scenario, dep: Deployment, ev: Evaluation) -> list[Fi
     return [finding for rule in _RULES for finding in rule(case)]
 
 
+def _pool_token_deadlock(case: _Case) -> Iterator[Finding]:
+    ev, headroom = case.ev, case.targets.min_headroom
+    if ev.stall_rps is None or ev.rps * headroom <= ev.stall_rps:
+        return
+    held = [e.name for e in case.scenario.endpoints if e.holds_connection_across_passes and e.share > 0]
+    above = ev.rps > ev.stall_rps
+    yield Finding(
+        code="pool_token_deadlock",
+        severity="critical" if above else "warning",
+        message=f"{', '.join(repr(n) for n in held)} hold{'s' if len(held) == 1 else ''} a DB connection from "
+        f"its first query to the end of the request (a `def` session dependency), across token passes. At "
+        f"{ev.rps:.4g} rps the fleet can stall: a worker stalls when every thread token is held by a request "
+        f"waiting for a connection and every connection by a request waiting for a token, until pool_timeout "
+        f"({case.dep.db_pool_timeout_ms / 1000:g} s) fails the waits with 500s. The fleet expects a first stall "
+        f"within a day above {ev.stall_rps:.4g} rps"
+        + ("" if above else f" (less than min_headroom {headroom:g} x the peak)")
+        + f"; {ev.stall_burst} requests arriving at once stall a worker whatever the rate. Fix: give the "
+        "session dependency FastAPI's Depends(get_db, max_concurrency=N) with N at most pool_size + "
+        "max_overflow (the others wait without a thread), or open a session per pass (or per query), or make "
+        "the DB routes `async def` on an async engine. A smaller token count makes it worse",
+    )
+
+
 def _unstable_stages(case: _Case) -> Iterator[Finding]:
     ev = case.ev
     for s in ev.stages:
@@ -270,6 +293,7 @@ def _approximation_uncertain(case: _Case) -> list[Finding]:
 # In the order findings are reported.
 _RULES: tuple[Rule, ...] = (
     _unstable_stages,
+    _pool_token_deadlock,
     _receive_livelock,
     _latency_target_missed,
     _gil_bound_worker,

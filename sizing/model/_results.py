@@ -42,6 +42,7 @@ FindingCode = Literal[
     "latency_target_impossible",
     "latency_target_missed",
     "low_headroom",
+    "pool_token_deadlock",
     "pool_wait_target_missed",
     "receive_livelock",
     "threads_beyond_db_pool",
@@ -66,6 +67,9 @@ FINDING_CODES: Mapping[FindingCode, str] = {
     "latency_target_impossible": "(recommend) no setting meets the p99 target: the requests' own time is longer",
     "latency_target_missed": "the predicted overall p99 at the peak is above latency_p99_ms",
     "low_headroom": "the service saturates below min_headroom x the peak",
+    "pool_token_deadlock": "sessions hold their DB connections across token passes and the evaluated rate is "
+    "above stall_rps, or within min_headroom of it: a worker can stall with every token held by a waiting "
+    "checkout until pool_timeout fails them",
     "pool_wait_target_missed": "the p99 wait for tokens, DB or httpx connections is above max_pool_wait_p99_ms",
     "receive_livelock": "past a saturated core, a worker that admits everything completes less than at "
     "saturation (the loop parses arrivals the threads cannot serve)",
@@ -133,6 +137,17 @@ class Evaluation(Result):
     bottleneck: StageName
     slo_rps: float | None = Field(description="Highest rate meeting the p99 target; None if none does")
     headroom: float = Field(description="max_rps / evaluated rps; below 1 the peak is past saturation")
+    stall_rps: float | None = Field(
+        default=None,
+        description="Highest whole-service rate at which the fleet's expected time to a first stall anywhere "
+        "(hosts x workers) is at least 24 hours, for sessions that hold their DB connection across token passes "
+        "(db_connection_scope 'request'); at most max_rps. None: the pattern cannot stall",
+    )
+    stall_burst: int | None = Field(
+        default=None,
+        description="Requests arriving at one idle worker at once that stall it (thread_tokens + pool + "
+        "overflow); None: the pattern cannot stall",
+    )
     meets_targets: bool
     findings: list[Finding]
 

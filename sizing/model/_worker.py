@@ -39,10 +39,10 @@ from sizing.model._token_waits import (
     token_wait_pieces,
 )
 from sizing.queueing._little import poisson_pool_size
-from sizing.scenario._lifecycle import Phase, request_phases
+from sizing.scenario._lifecycle import Phase, before_response, request_phases
 from sizing.scenario._models import Deployment, Scenario
 
-__all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
+__all__ = ["Span", "StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,13 +62,20 @@ class WorkerSolution:
     _gc_stall: Stall | None = field(repr=False, default=None)
     # The waits of a driver's CPU inside an `async def` handler's DB step: the loop, then its turn on the core.
     _held_loop: tuple[Wait | Stall, ...] = field(repr=False, default=())
+    # Per class with a request-scoped session, what follows its checkout (see `Span`).
+    spans: tuple[Span, ...] = field(repr=False, default=())
 
     @property
     def stable(self) -> bool:
         return all(s.stable for s in self.stages.values())
 
+    @property
+    def token_job(self) -> StageSolution:
+        """The thread tokens solved as one job per request (all its passes)."""
+        return self._token_job
+
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
-        phases = self._phases[index]
+        phases = before_response(self._phases[index])
         token_waits = token_wait_pieces(self._token_job, phases, self._post_scale)
         shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits, self._held_loop)
         stalls = [self._gc_stall] * gil_moments(phases) if self._gc_stall is not None else []
@@ -99,15 +106,12 @@ def solve_worker(
     if not loop_stage.stable:
         unstable.add("loop")
     held = _HeldWaits(thread=[cpu_stage.wait], loop=[loop_stage.wait, loop_cpu_wait], unstable=unstable)
-    db, http = _pool_visits(classes, held)
-    db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db)
+    post_scale = post_wait_scale(classes)
+    pools = _solve_pools_and_tokens(classes, held, dep, ca2, async_db, post_scale)
+    db_stage, http_stage, token_job, token_stage, spans = pools
     stages: dict[StageName, StageSolution] = {
         "cpu": cpu_stage, "event_loop": loop_stage, "db_pool": db_stage, "http_pool": http_stage,
     }
-    waits: dict[str, Wait | Stall] = {"cpu": cpu_stage.wait, "db": db_stage.wait, "http": http_stage.wait}
-    unstable |= {k for k, st in (("db", db_stage), ("http", http_stage)) if not st.stable}
-    post_scale = post_wait_scale(classes)
-    token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
     stages["thread_tokens"] = token_stage
     busiest = max(cpu_stage.utilization, loop_stage.utilization) if cpu_stage.stable and loop_stage.stable else math.inf
     order: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
@@ -120,6 +124,7 @@ def solve_worker(
         _post_scale=post_scale,
         _gc_stall=gc_stall(scenario.runtime, rate, busiest),
         _held_loop=(loop_stage.wait, loop_cpu_wait),
+        spans=spans,
     )
 
 
@@ -133,10 +138,98 @@ class _HeldWaits:
     unstable: set[str]
 
     def of(self, phase: Phase) -> list[Wait | Stall]:
-        return self.thread if phase.holds == "token" else self.loop
+        return self.thread if phase.on_thread else self.loop
 
     def unbounded(self, phase: Phase) -> bool:
-        return ("cpu" in self.unstable) or (phase.holds != "token" and "loop" in self.unstable)
+        return ("cpu" in self.unstable) or (not phase.on_thread and "loop" in self.unstable)
+
+
+# Rounds of the fixed point between the DB pool and the tokens when a session holds its connection across
+# passes; each round only lengthens the holds, so it converges from below or the hold runs away.
+_MAX_ROUNDS = 200
+_CONVERGED = 1e-9
+
+
+def _solve_pools_and_tokens(
+    classes: Classes, held: _HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float
+) -> tuple[StageSolution, StageSolution, StageSolution, StageSolution, tuple[Span, ...]]:
+    """(DB pool, httpx pool, tokens per request, tokens per pass, the request-scoped sessions' spans).
+
+    A pass holds its token through its wait for a connection, so the tokens come after the pools. A
+    session held across passes (`db_connection_scope` "request") holds its connection through the later
+    passes' token waits as well: then the two are solved together, from no token wait up, until the
+    connection's hold stops growing (a fixed point), or past saturation.
+    """
+    spans = any(s.connection == "open" for _, phases in classes for p in phases for s in p.steps)
+    unstable = set(held.unstable)
+    extra = [(0.0, 0.0)] * len(classes)
+    found: list[Span | None] = []
+    for _ in range(_MAX_ROUNDS):
+        db, http = _pool_visits(classes, held, extra)
+        db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db or spans)
+        waits: dict[str, Wait | Stall] = {"cpu": held.thread[0], "db": db_stage.wait, "http": http_stage.wait}
+        unstable = set(held.unstable) | {k for k, st in (("db", db_stage), ("http", http_stage)) if not st.stable}
+        token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
+        if not spans:
+            break
+        found = [_span(lam, phases, waits, held, unstable) for lam, phases in classes]
+        new = [(0.0, 0.0) if sp is None else sp.with_token_wait(token_job, post_scale) for sp in found]
+        grown = max((n[0] - o[0] for n, o in zip(new, extra, strict=True)), default=0.0)
+        extra = new
+        if not (db_stage.stable and token_job.stable) or not math.isfinite(grown) or grown <= _CONVERGED:
+            break
+    return db_stage, http_stage, token_job, token_stage, tuple(sp for sp in found if sp is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What follows a request-scoped checkout, for one class: its rate, the mean and variance of the time
+    the connection stays out after the opening DB step with no token wait, and the later token passes, each
+    with its `pays_full_wait` flag."""
+
+    rate: float
+    mean_ms: float
+    var_ms2: float
+    later_passes: tuple[bool | None, ...]
+
+    def with_token_wait(self, job: StageSolution, post_scale: float) -> tuple[float, float]:
+        """(mean, variance) of the time after the opening step, the later passes' token waits included: as in
+        the request's latency, none up to the longest pass and a share `post_scale` of a full wait after it."""
+        mean, var = self.mean_ms, self.var_ms2
+        if not self.later_passes or job.wait.p_wait <= 0:
+            return mean, var
+        if not job.stable:
+            return math.inf, math.inf
+        for flag in self.later_passes:
+            if flag is None or flag:
+                w = job.wait if flag else scaled_wait(job.wait, post_scale)
+                mean, var = mean + w.mean_ms, var + _wait_var(w)
+        return mean, var
+
+
+def _span(
+    rate: float, phases: tuple[Phase, ...], waits: dict[str, Wait | Stall], held: _HeldWaits, unstable: set[str]
+) -> Span | None:
+    """The class's `Span` (None without a request-scoped checkout): the rest of the opening pass after its
+    DB step, every later pass and the exit, with their waits for the core and the httpx pool."""
+    mean = var = 0.0
+    opened = False
+    later: list[bool | None] = []
+    no_db = {k: w for k, w in waits.items() if k != "db"}
+    flags = iter(pays_full_wait(phases))
+    for phase in phases:
+        flag = next(flags) if phase.holds == "token" else False
+        if not opened:
+            at = next((i for i, s in enumerate(phase.steps) if s.connection == "open"), None)
+            if at is None:
+                continue
+            opened = True
+            phase = Phase(phase.holds, phase.steps[at + 1 :], phase.handoff_ms)
+        elif phase.holds == "token":
+            later.append(flag)
+        m, v = _phase_moments(phase, no_db, unstable, held.of(phase))
+        mean, var = mean + m, var + v
+    return Span(rate, mean, var, tuple(later)) if opened else None
 
 
 def _core_visits(classes: Classes) -> tuple[Visits, Visits]:
@@ -148,7 +241,7 @@ def _core_visits(classes: Classes) -> tuple[Visits, Visits]:
                 pieces = [(step.mean_ms, step.cv2)] if step.kind == "cpu" else [(ms, 0.0) for ms in step.held_cpu_ms]
                 for ms, cv2 in pieces:
                     cpu.add(lam, ms, cv2 * ms**2)
-                    if phase.holds == "token":
+                    if phase.on_thread:
                         thread_cpu.add(lam, ms, cv2 * ms**2)
     return cpu, thread_cpu
 
@@ -171,16 +264,22 @@ def _loop_stage(classes: Classes, loop_cpu_wait: Stall, unstable: set[str], ca2:
     return solve_queue("event_loop", loop, 1, ca2)
 
 
-def _pool_visits(classes: Classes, held: _HeldWaits) -> tuple[Visits, Visits]:
-    """Visits to the DB and httpx pools: each step's own time, and any CPU run inside it with its waits."""
+def _pool_visits(
+    classes: Classes, held: _HeldWaits, extra: Sequence[tuple[float, float]] = ()
+) -> tuple[Visits, Visits]:
+    """Visits to the DB and httpx pools: each step's own time, and any CPU run inside it with its waits. A
+    request-scoped connection is one visit, from its opening step on: `extra` (mean, variance) per class
+    is what comes after that step (see `_after_checkout`)."""
     db, http = Visits(), Visits()
-    for lam, phases in classes:
+    for k, (lam, phases) in enumerate(classes):
         for phase in phases:
             for step in phase.steps:
                 target = {"db": db, "http": http}.get(step.kind)
-                if target is None:
+                if target is None or step.connection == "keep":
                     continue
                 mean, var = step.mean_ms, step.cv2 * step.mean_ms**2
+                if step.connection == "open" and extra:
+                    mean, var = mean + extra[k][0], var + extra[k][1]
                 if step.held_cpu_ms:
                     if held.unbounded(phase):
                         mean, var = math.inf, math.inf
@@ -307,7 +406,7 @@ def _phase_moments(
     for step in phase.steps:
         mean += step.mean_ms
         var += step.cv2 * step.mean_ms**2
-        inner = waits.get(step.kind)
+        inner = waits.get(step.kind) if step.connection != "keep" else None
         if inner is not None:
             if step.kind in unstable:
                 return math.inf, math.inf
@@ -356,7 +455,7 @@ def _latency_pieces(
                 else:
                     run_at, run_n = len(waits), 1
                     waits.append(cpu_wait)
-            elif step.kind in by_step:
+            elif step.kind in by_step and step.connection != "keep":
                 waits.append(stages[by_step[step.kind]].wait)
             if step.kind != "cpu" and step.mean_ms > 0:
                 run_at = -1

@@ -21,7 +21,14 @@ phases, so the three agree on what is modelled:
   second loop turn with no CPU of its own (its cost is in the first turn's share) that waits behind
   whatever the loop is doing, like any turn. A `def` handler's response goes out in the turn where its
   last pass hands back the token (the hand-off).
-* `cpu_ms` is split evenly over the request's loop turn and its token passes, unless `loop_cpu_ms` says
+* A `def` endpoint whose session holds its connection for the whole request (`db_connection_scope`
+  "request") checks it out in the query of pass `db_first_use_pass` (a DB step that opens, `connection`
+  "open") and keeps it through every later pass (DB steps that reuse it, "keep", and passes with no query),
+  their token waits included. The response goes out at the end of the last pass; then the generator
+  dependency's **exit** runs in a thread of its own, under a limiter of one token made for that call, so it
+  never waits for a token but needs the core, and checks the connection back in (a phase holding "exit",
+  after the response: it is not part of the latency). Its CPU is a share of `cpu_ms` like a pass's.
+* `cpu_ms` is split evenly over the request's loop turn and its token passes (and the exit), unless `loop_cpu_ms` says
   how much of it runs on the loop: then the rest is split evenly over the passes. FastAPI's own work
   (parsing, routing, serialising the response) runs on the loop, so for a light `def` body with a
   `response_model` the even split puts too much CPU inside the token passes.
@@ -37,9 +44,12 @@ from typing import Literal
 
 from sizing.scenario._models import Endpoint, Runtime
 
-__all__ = ["Phase", "Step", "request_phases"]
+__all__ = ["Phase", "Step", "before_response", "request_phases"]
 
 StepKind = Literal["cpu", "db", "http", "io", "block"]
+# How a `db` step uses the pool: "own" checks a connection out and back in around the step, "open" checks
+# one out and keeps it, "keep" runs on the one the request already holds.
+ConnectionUse = Literal["own", "open", "keep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,7 @@ class Step:
     mean_ms: float
     cv2: float
     held_cpu_ms: tuple[float, ...] = ()
+    connection: ConnectionUse = "own"
 
     @property
     def hold_ms(self) -> float:
@@ -65,11 +76,18 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """A span holding one resource: the event loop, a thread token, or nothing (`holds=None`)."""
+    """A span holding one resource: the event loop, a thread token, or nothing (`holds=None`); or the exit of a
+    generator dependency after the response ("exit": a thread of its own, no token), which checks the
+    request's connection back in at its end."""
 
-    holds: Literal["loop", "token"] | None
+    holds: Literal["loop", "token", "exit"] | None
     steps: tuple[Step, ...]
     handoff_ms: float = 0.0
+
+    @property
+    def on_thread(self) -> bool:
+        """Its CPU runs in a worker thread (a token pass or the exit), not on the loop."""
+        return self.holds in ("token", "exit")
 
     @property
     def hold_ms(self) -> float:
@@ -86,17 +104,29 @@ class Phase:
 _DRIVER_PIECES = {"sync": 2, "async": 3}
 
 
-def _db_step(endpoint: Endpoint) -> Step:
+def _db_step(endpoint: Endpoint, parts: int = 1, connection: ConnectionUse = "own") -> Step:
     """The DB step: the connection held for db_hold_ms, of which db_cpu_ms is the driver's CPU, in pieces
     after the round trips come back (`_DRIVER_PIECES`): a thread, or the loop, has to get the core back for
-    each. The round trips' share keeps the hold's variance."""
+    each. The round trips' share keeps the hold's variance. With `parts` > 1, one of that many equal
+    parts, each with its own driver pieces and a share 1 / parts of the variance."""
     hold, cv2 = endpoint.db_hold_ms, endpoint.db_hold_cv2_effective
     driver = endpoint.db_cpu_ms
     if driver <= 0:
-        return Step("db", hold, cv2)
+        return Step("db", hold / parts, cv2 * parts, connection=connection)
     wire = hold - driver
     pieces = _DRIVER_PIECES[endpoint.handler]
-    return Step("db", wire, cv2 * hold * hold / (wire * wire), (driver / pieces,) * pieces)
+    return Step(
+        "db", wire / parts, cv2 * hold * hold / (wire * wire) * parts, (driver / pieces / parts,) * pieces,
+        connection,
+    )
+
+
+def _query_passes(endpoint: Endpoint) -> range:
+    """0-based indices of the token passes that carry a request-scoped session's queries: from the first use
+    to the `def` body, or the first-use pass alone when that comes after the body (validation)."""
+    first = endpoint.db_first_use_pass - 1
+    body = endpoint.sync_dependencies
+    return range(first, max(first, body) + 1)
 
 
 def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[Phase, ...]:
@@ -105,25 +135,26 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
     handoff = runtime.token_handoff_ms
     passes = endpoint.token_passes
     spread = endpoint.cpu_ms - endpoint.db_cpu_ms  # the driver's part runs inside the DB step
+    if endpoint.holds_connection_across_passes:
+        passes += 1  # the exit takes a share like a pass
     if endpoint.loop_cpu_ms is None:
         loop_cpu = pass_cpu = spread / (1 + passes)
     else:
         loop_cpu = endpoint.loop_cpu_ms
         pass_cpu = (spread - loop_cpu) / passes if passes else 0.0
 
-    def cpu(ms: float) -> tuple[Step, ...]:
-        return (Step("cpu", ms, 0.0),) if ms > 0 else ()
-
-    io: list[Step] = []
-    if endpoint.db_hold_ms > 0:
-        io.append(_db_step(endpoint))
+    cpu = _cpu
+    other_io: list[Step] = []
     if endpoint.upstream_latency_ms > 0:
         for _ in range(endpoint.upstream_calls):
-            io.append(Step("http", endpoint.upstream_latency_ms, endpoint.upstream_latency_cv2_effective))
+            other_io.append(Step("http", endpoint.upstream_latency_ms, endpoint.upstream_latency_cv2_effective))
     if endpoint.other_io_ms > 0:
-        io.append(Step("io", endpoint.other_io_ms, endpoint.other_io_cv2_effective))
+        other_io.append(Step("io", endpoint.other_io_ms, endpoint.other_io_cv2_effective))
+    io = ([_db_step(endpoint)] if endpoint.db_hold_ms > 0 else []) + other_io
 
     phases: list[Phase] = []
+    if endpoint.handler == "sync" and endpoint.holds_connection_across_passes:
+        return _request_scoped(endpoint, loop_cpu, pass_cpu, handoff, other_io)
     if endpoint.handler == "sync":
         phases.append(Phase("loop", cpu(loop_cpu)))
         phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
@@ -140,3 +171,36 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
             phases.append(Phase(None, tuple(io)))
             phases.append(Phase("loop", ()))
     return tuple(phases)
+
+
+def _cpu(ms: float) -> tuple[Step, ...]:
+    return (Step("cpu", ms, 0.0),) if ms > 0 else ()
+
+
+def _request_scoped(
+    endpoint: Endpoint, loop_cpu: float, pass_cpu: float, handoff: float, other_io: list[Step]
+) -> tuple[Phase, ...]:
+    """A `def` endpoint whose session keeps its connection from the first query to the generator's exit.
+
+    The loop turn, then the token passes (the queries in `_query_passes`, the first of them checking the
+    connection out, the body's other I/O in the body's pass), then the exit after the response, which
+    checks the connection back in.
+    """
+    passes = endpoint.token_passes
+    queries = _query_passes(endpoint)
+    body = endpoint.sync_dependencies
+    phases = [Phase("loop", _cpu(loop_cpu))]
+    for i in range(passes):
+        steps = _cpu(pass_cpu)
+        if i in queries:
+            steps += (_db_step(endpoint, len(queries), "open" if i == queries.start else "keep"),)
+        if i == body:
+            steps += tuple(other_io)
+        phases.append(Phase("token", steps, handoff))
+    phases.append(Phase("exit", _cpu(pass_cpu), handoff))
+    return tuple(phases)
+
+
+def before_response(phases: tuple[Phase, ...]) -> tuple[Phase, ...]:
+    """The phases up to the response: a request's latency (a generator's exit runs after it)."""
+    return tuple(p for p in phases if p.holds != "exit")

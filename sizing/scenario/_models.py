@@ -140,6 +140,25 @@ class Endpoint(_Model):
     blocking_in_async_ms: NonNegMs = Field(
         default=0.0, le=600_000.0, description="Blocking time inside an `async def` handler (stalls the loop)"
     )
+    db_connection_scope: Literal["pass", "request"] = Field(
+        default="pass",
+        description='Where a `def` endpoint holds its DB connection. "pass": inside the `def` body\'s token '
+        'pass (a session opened and closed in the body). "request": from the query that first checks it out '
+        "to the end of the request (the tutorial's `def get_db(): yield Session()` dependency): across the "
+        "later passes' token waits, and after the response until the generator's exit has run in a thread of "
+        "its own. db_hold_ms is then the time the queries keep the connection busy; it is split evenly over "
+        "the passes from db_first_use_pass to the `def` body (to the validation pass alone when that is the "
+        "first use), and the close (the reset on return) runs in the exit",
+    )
+    db_first_use_pass: int = Field(
+        default=1,
+        ge=1,
+        le=52,
+        description='With db_connection_scope "request": which of the request\'s token passes checks the '
+        "connection out, 1-based, in the order they run: every `def` dependency (a generator dependency's "
+        "entry included), then the `def` body, then response validation. The tutorial (get_db, then a "
+        "current-user dependency that queries) is 2. The generator's exit is not counted",
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
@@ -149,6 +168,7 @@ class Endpoint(_Model):
                 f"sync endpoint {self.name!r}: put blocking time of a `def` handler in other_io_ms"
             )
         self._check_db_cpu()
+        self._check_db_scope()
         if self.loop_cpu_ms is not None:
             rest = self.cpu_ms - self.db_cpu_ms
             what = "cpu_ms" if self.db_cpu_ms == 0 else "cpu_ms - db_cpu_ms"
@@ -191,6 +211,45 @@ class Endpoint(_Model):
                 f"db_cpu_ms must be less than db_hold_ms ({self.db_hold_ms}) and cpu_ms ({self.cpu_ms}) for "
                 f"{self.name!r}: it is part of both, got {self.db_cpu_ms}"
             )
+
+    def _check_db_scope(self) -> None:
+        if self.db_connection_scope == "pass":
+            if self.db_first_use_pass != 1:
+                raise ValueError(
+                    f"db_first_use_pass is {self.db_first_use_pass} but {self.name!r} has db_connection_scope "
+                    "'pass' (the connection is held inside the body's pass): set db_connection_scope to "
+                    "'request', or leave db_first_use_pass at 1"
+                )
+            return
+        if self.handler != "sync":
+            raise ValueError(
+                f"db_connection_scope 'request' applies to `def` endpoints (a Session held across thread "
+                f"passes), got it for the async endpoint {self.name!r}: an `async def` endpoint holds its "
+                "connection while it awaits, with no token to wait for; use 'pass'"
+            )
+        if self.sync_dependencies < 1:
+            raise ValueError(
+                f"db_connection_scope 'request' needs the session's generator dependency (`def get_db(): ... "
+                f"yield session`) counted in sync_dependencies, got 0 for {self.name!r}: set sync_dependencies "
+                "to at least 1"
+            )
+        if self.db_hold_ms <= 0:
+            raise ValueError(
+                f"db_connection_scope is 'request' but {self.name!r} holds no DB connection (db_hold_ms 0): "
+                "give db_hold_ms, or use 'pass'"
+            )
+        if self.db_first_use_pass > self.token_passes:
+            raise ValueError(
+                f"db_first_use_pass must be between 1 and the endpoint's {self.token_passes} token pass(es) "
+                f"({self.sync_dependencies} `def` dependencies, the body"
+                f"{', response validation' if self.response_model else ''}) for {self.name!r}, "
+                f"got {self.db_first_use_pass}"
+            )
+
+    @property
+    def holds_connection_across_passes(self) -> bool:
+        """The connection stays checked out from its first use to the end of the request."""
+        return self.db_connection_scope == "request"
 
     def _cv2(self, base: str) -> float:
         p99 = getattr(self, f"{base}_p99_ms")

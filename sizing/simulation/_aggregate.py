@@ -11,7 +11,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sizing.model._results import Latency, Stage
-from sizing.simulation._program import ACQUIRE, DELAY, LOOP, N_RESOURCES, RELEASE, STAGES, TOKEN, WorkerSpec
+from sizing.simulation._program import (
+    ACQUIRE,
+    DELAY,
+    END,
+    LOOP,
+    N_RESOURCES,
+    OP_SHIFT,
+    RELEASE,
+    STAGES,
+    TOKEN,
+    WorkerSpec,
+)
 from sizing.simulation._result import LatencyHistogram
 from sizing.simulation._stats import finite_or_none, mean_and_half_width
 from sizing.simulation._worker import Replication, run_replication
@@ -137,6 +148,9 @@ def _histogram(spec: WorkerSpec, reps: Sequence[Replication]) -> LatencyHistogra
     )
 
 
+_CODE_MASK = (1 << OP_SHIFT) - 1
+
+
 def hold_floor(spec: WorkerSpec) -> list[float]:
     """Mean hold of each resource per visit counting only the delays inside it (no wait): a lower bound."""
     first = [0.0] * N_RESOURCES
@@ -144,7 +158,9 @@ def hold_floor(spec: WorkerSpec) -> list[float]:
     for cls in spec.classes:
         held: list[int] = []
         for op in cls.code:
-            code, arg = op & 3, op >> 2
+            code, arg = op & _CODE_MASK, op >> OP_SHIFT
+            if code == END:
+                break  # the abort paths follow
             if code == DELAY:
                 for r in held:
                     first[r] += cls.share * spec.samplers[arg].mean

@@ -42,6 +42,8 @@ def simulate(
     progress: Progress | None = None,
     empirical: Empirical | None = None,
     admission_limit: int | None = None,
+    stop_at_stall: bool = False,
+    burst: int = 0,
 ) -> SimulationResult:
     """Simulate one worker process of `scenario` at its share of the peak rate, request by request.
 
@@ -53,6 +55,10 @@ def simulate(
     "endpoint name/kind" to measured durations in ms, resampled in place of the step's lognormal.
     `admission_limit`: a worker refuses at once (uses nothing, not measured) an arrival that finds this
     many requests in it, as uvicorn's --limit-concurrency answers 503; `shed_fraction` says how many.
+    A DB checkout that waits the deployment's db_pool_timeout_ms fails its request (`pool_timeout_fraction`);
+    `stalls` counts the worker's stalls (`first_stall_s` when each replication's first began), and
+    `stop_at_stall` ends each replication at its first, for measuring the time to it. `burst` requests
+    arrive together at the start of each replication, on top of the traffic (measured unless in the warm-up).
     """
     check_type("scenario", scenario, Scenario, "a sizing.Scenario")
     check_int("replications", replications, lo=1, hi=1000)
@@ -61,6 +67,8 @@ def simulate(
     smallest = math.ceil(_MIN_MEASURED_PER_REPLICATION / (1.0 - warmup_fraction)) * replications
     check_int("requests", requests, lo=smallest, hi=_MAX_REQUESTS)
     check_int("seed", seed, lo=0, hi=2**63 - 1)
+    check_type("stop_at_stall", stop_at_stall, bool, "True or False")
+    check_int("burst", burst, lo=0, hi=10**6)
     check_real("max_wall_seconds", max_wall_seconds, lo=0.0, hi=86_400.0, lo_open=True)
     if admission_limit is not None:
         check_int("admission_limit", admission_limit, lo=1, hi=10**7)
@@ -84,6 +92,8 @@ def simulate(
         progress=progress,
         laws=laws,
         admission_limit=admission_limit,
+        stop_at_stall=stop_at_stall,
+        burst=burst,
     )
 
 
@@ -113,7 +123,9 @@ def _spec(scenario: Scenario, laws: dict[str, Sampler]) -> WorkerSpec:
     classes = [(e.name, e.share, request_phases(e, scenario.runtime)) for e in scenario.endpoints]
     capacity = (1, 1, dep.thread_tokens, dep.db_connections_per_worker, dep.http_max_connections)
     rate_per_ms = scenario.traffic.peak_rps / dep.workers / 1000.0
-    return compile_worker(rate_per_ms, scenario.traffic.arrival_cv2, classes, capacity, sampler_for)
+    return compile_worker(
+        rate_per_ms, scenario.traffic.arrival_cv2, classes, capacity, sampler_for, dep.db_pool_timeout_ms
+    )
 
 
 @dataclass(slots=True)
@@ -142,6 +154,8 @@ def _simulate(
     progress: Progress | None,
     laws: dict[str, Sampler],
     admission_limit: int | None = None,
+    stop_at_stall: bool = False,
+    burst: int = 0,
 ) -> SimulationResult:
     start = time.perf_counter()
     spec = _spec(scenario, laws)
@@ -155,6 +169,8 @@ def _simulate(
         deadline=start + max_wall_seconds,
         progress=progress,
         admission_limit=admission_limit,
+        stop_at_stall=stop_at_stall,
+        burst=burst,
     )
     notes = _notes(scenario, spec, laws, admission_limit=admission_limit, runs=runs, reps=reps,
                    elapsed_s=time.perf_counter() - start)
@@ -175,6 +191,8 @@ def _replicate(
     deadline: float,
     progress: Progress | None,
     admission_limit: int | None,
+    stop_at_stall: bool = False,
+    burst: int = 0,
 ) -> _Runs:
     """Run `reps` replications of `n` requests in turn; the first one stopped early ends the run."""
     warm = int(n * warmup_fraction)
@@ -193,7 +211,8 @@ def _replicate(
             return progress(min((i + arrivals / n) / reps, 1.0)) is not False
 
         rep = run_replication(spec, n, warm, np.random.default_rng(child), deadline=deadline, margin=margin,
-                              tick=tick, admission_limit=admission_limit)
+                              tick=tick, admission_limit=admission_limit, stop_at_stall=stop_at_stall,
+                              burst=burst)
         runs.simulated += rep.arrivals
         if rep.truncated:
             runs.partial.append(rep)
@@ -271,6 +290,10 @@ def _result(
         requests_per_second=runs.simulated / wall if wall > 0 else 0.0,
         truncated=runs.stopped,
         shed_fraction=sum(r.shed for r in used) / max(sum(r.measured + r.shed for r in used), 1),
+        pool_timeout_fraction=sum(r.failed for r in used) / max(sum(r.measured for r in used), 1),
+        stalls=sum(len(r.stall_starts_ms) for r in used),
+        simulated_s=sum(r.simulated_ms for r in used) / 1000.0,
+        first_stall_s=[r.stall_starts_ms[0] / 1000.0 if r.stall_starts_ms else None for r in used],
         histogram=s.histogram,
         notes=notes,
     )

@@ -46,6 +46,22 @@ class SimulationResult(Result):
     shed_fraction: float = Field(
         default=0.0, description="Share of the measured arrivals refused by admission_limit (0 without one)"
     )
+    pool_timeout_fraction: float = Field(
+        default=0.0,
+        description="Share of the measured requests that failed because their DB checkout waited "
+        "db_pool_timeout_ms (a 500, as SQLAlchemy's TimeoutError); their latency is not in `latency`",
+    )
+    stalls: int = Field(
+        default=0,
+        description="Times a worker stalled, warm-up included: every thread token held by a request waiting "
+        "for a DB connection for over a second (or half db_pool_timeout_ms), as happens when sessions hold "
+        "their connections across token passes (db_connection_scope 'request')",
+    )
+    simulated_s: float = Field(default=0.0, description="Simulated time, all replications, warm-up included")
+    first_stall_s: list[float | None] = Field(
+        default_factory=list,
+        description="Per replication, the simulated time at which its first stall began (None: none came)",
+    )
     histogram: LatencyHistogram | None
     notes: list[str] = Field(description="Assumptions and warnings, one sentence each")
 
