@@ -112,6 +112,24 @@ def _saturation_lines(
     return traces, notes
 
 
+def _stall_lines(
+    curves: Sequence[LatencyCurve], y1: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A vertical line and a label at each curve's stall_rps: past it the fleet expects a stall within a day."""
+    traces: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for i, c in enumerate(curves):
+        if c.stall_rps is None:
+            continue
+        color = sty.color_for(c.label, i)
+        name = f"{c.label} can stall past {c.stall_rps:.4g} rps (sessions held across token passes)"
+        traces.append(sty.vline(name, c.stall_rps, 0.0, y1, color, dash="dashdot",
+                                meta={"kind": "stall", "curve": c.label}))
+        notes.append(sty.note(f"{c.label} stalls {c.stall_rps:.4g}", c.stall_rps, y1 * (0.55 - 0.08 * i), color,
+                              xanchor="right", yanchor="top"))
+    return traces, notes
+
+
 def _slo_line(slo_ms: float, x1: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """The p99 target from 0 to `x1`, and its label at the left end."""
     name = f"p99 target {slo_ms:g} ms"
@@ -132,13 +150,17 @@ def latency_figure_from(
     measured: Sequence[PointEstimate] = (),
     simulated: Sequence[PointEstimate] = (),
 ) -> go.Figure:
-    """The hockey stick: mean (dotted) and p99 (solid) per deployment, SLO, peak and saturation lines."""
+    """The hockey stick: mean (dotted) and p99 (solid) per deployment, SLO, peak and saturation lines, and
+    where a deployment's sessions can stall a worker, its stall_rps (dash-dot)."""
     x1 = max([peak_rps, *(max(c.rates, default=0.0) for c in curves)]) * 1.02
     all_y = [y for c in curves for y in _finite(c.p99_ms) + _finite(c.mean_ms)]
     all_y += [v for p in [*measured, *simulated] for v in (p.mean_ms, p.p99_ms) if v is not None]
     y1 = sty.y_top(all_y, slo_ms)
     traces = [line for i, c in enumerate(curves) for line in _curve_lines(c, sty.color_for(c.label, i))]
     saturations, notes = _saturation_lines(curves, y1)
+    stalls, stall_notes = _stall_lines(curves, y1)
+    saturations += stalls
+    notes += stall_notes
     slo, slo_note = _slo_line(slo_ms, x1)
     peak, peak_note = _peak_line(peak_rps, y1)
     traces += [*saturations, slo, peak]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sizing._checks import check_choice, check_int
 from sizing.model._evaluate import latency_at, max_rps, stages_at
 from sizing.model._results import Stage
+from sizing.model._stall import stall_rps
 from sizing.scenario._models import Deployment, Scenario
 
 __all__ = [
@@ -48,6 +49,8 @@ class LatencyCurve:
     p99_ms: tuple[float | None, ...]
     saturation_rps: float
     bottleneck: str
+    stall_rps: float | None = None  # sessions held across token passes: see Evaluation.stall_rps
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,7 @@ def latency_curve(
     saturation rate (plus one point just below saturation, where the knee is); None past saturation.
 
     `saturation` is (max_rps, bottleneck) when already known (an Evaluation has it): it saves the search.
+    The curve carries `stall_rps` when the deployment's sessions can stall a worker.
     """
     check_int("points", points, lo=2, hi=10_000)
     sat, bottleneck = saturation if saturation is not None else max_rps(scenario, deployment)
@@ -174,6 +178,7 @@ def latency_curve(
         p99_ms=tuple(p99s),
         saturation_rps=sat,
         bottleneck=bottleneck,
+        stall_rps=stall_rps(scenario, deployment, saturation_rps=sat) if sat > 0 else None,
     )
 
 

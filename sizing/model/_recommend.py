@@ -25,6 +25,7 @@ from sizing._checks import check_type
 from sizing.model._evaluate import evaluate, overall_p99, target_misses
 from sizing.model._results import Evaluation, Finding, FindingCode, Recommendation, Setting, Stage, StageName
 from sizing.model._snippets import snippets_for
+from sizing.model._stall import stall_burst, stall_rps
 from sizing.model._worker import WorkerSolution, solve_worker, useful_token_cap
 from sizing.scenario._lifecycle import request_phases
 from sizing.scenario._models import Deployment, Scenario
@@ -86,13 +87,23 @@ class _Sizer:
         self.t = scenario.targets
         self.peak = scenario.traffic.peak_rps
         self.uses_db, self.uses_http, self.uses_tokens = _uses(scenario)
+        unlimited = scenario.deployment.model_copy(update={"db_session_max_concurrency": None})
+        # Sessions held across token passes can stall a worker: every deployment this sizes gets FastAPI's
+        # max_concurrency on the session dependency, one slot per connection, which rules the stall out.
+        self.sessions = stall_burst(scenario, unlimited) is not None
+
+    def fixed(self, dep: Deployment) -> Deployment:
+        """`dep` with the stall fix, when the scenario needs one."""
+        if not self.sessions:
+            return dep
+        return dep.model_copy(update={"db_session_max_concurrency": dep.db_connections_per_worker})
 
     def solve(self, dep: Deployment) -> WorkerSolution:
-        return solve_worker(self.s, self.peak, dep)
+        return solve_worker(self.s, self.peak, self.fixed(dep))
 
     def at_headroom(self, dep: Deployment) -> WorkerSolution:
         """`dep` at min_headroom times the peak: a stage unstable there saturates too close to the peak."""
-        return solve_worker(self.s, self.peak * self.t.min_headroom, dep)
+        return solve_worker(self.s, self.peak * self.t.min_headroom, self.fixed(dep))
 
     def size_workers(self, base: Deployment) -> Deployment:
         cpu_ms = math.fsum(e.share * e.cpu_ms for e in self.s.endpoints)
@@ -141,8 +152,11 @@ class _Sizer:
                 d = dep.model_copy(
                     update={"db_pool_size": n, "db_max_overflow": 0, "thread_tokens": _MAX_SERVERS}
                 )
-                st = self.solve(d).stages["db_pool"]
-                return st.stable and st.wait_p99_ms <= budget_ms and self.at_headroom(d).stages["db_pool"].stable
+                sol, far = self.solve(d), self.at_headroom(d)
+                st = sol.stages["db_pool"]
+                if self.sessions and not (sol.stable and far.stable):
+                    return False  # the session slots (one per connection) queue too
+                return st.stable and st.wait_p99_ms <= budget_ms and far.stages["db_pool"].stable
 
             n_db = _min_int(db_ok, 1)
             if n_db is None:
@@ -164,7 +178,7 @@ class _Sizer:
 
     def meets(self, dep: Deployment) -> bool:
         """Every target at peak except the fleet DB budget (reported as impossible, not traded for latency)."""
-        misses = target_misses(self.s, dep, self.solve(dep))
+        misses = target_misses(self.s, self.fixed(dep), self.solve(dep))
         return not [m for m in misses if m != "db_max_connections"]
 
 
@@ -206,7 +220,7 @@ def recommend(scenario: Scenario) -> Recommendation:
             "or hosts (lower max_cpu_utilization), or cut CPU per request",
         )
 
-    final = _minimise(z, sized)
+    final = z.fixed(_minimise(z, sized))
     ev = evaluate(scenario, deployment=final)
     settings = _reasons(scenario, base, final, ev)
     impossible = _over_db_budget(final)
@@ -326,6 +340,32 @@ def _reasons(scenario: Scenario, base: Deployment, dep: Deployment, ev: Evaluati
         _token_reason(sized, uses_tokens, uses_db),
         *_db_reasons(sized, uses_db),
         _http_reason(sized, uses_http),
+        *_session_reason(sized),
+    ]
+
+
+def _session_reason(sized: _Sized) -> list[Setting]:
+    limit = sized.dep.db_session_max_concurrency
+    if limit is None:
+        return []
+    unfixed = sized.dep.model_copy(update={"db_session_max_concurrency": None})
+    at_risk = stall_rps(sized.scenario, unfixed, saturation_rps=sized.ev.max_rps)
+    risk = (
+        f"without it the fleet would expect a first stall within a day above {at_risk:.4g} rps"
+        if at_risk is not None
+        else "without it a worker can stall"
+    )
+    return [
+        Setting(
+            name="db_session_max_concurrency",
+            value=limit,
+            reason=f"Depends(get_db, max_concurrency={limit}) on the session dependency (FastAPI >= 0.163), one "
+            f"slot per connection: a session holds its connection across token passes, and {risk} (or at "
+            f"{sized.dep.thread_tokens + sized.dep.db_connections_per_worker} requests at once). With no more "
+            "sessions than connections no checkout waits while holding a token, so the stall cannot happen; the "
+            "other requests wait on the event loop without a thread. Chosen over a session per pass or async "
+            "routes, which change code, and over a smaller token count, which makes the stall likelier",
+        )
     ]
 
 

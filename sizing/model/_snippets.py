@@ -6,11 +6,14 @@ from sizing.scenario._models import Deployment
 
 __all__ = ["PYTHON_SNIPPETS", "SHELL_SNIPPETS", "snippets_for"]
 
-PYTHON_SNIPPETS = ("lifespan", "httpx", "sqlalchemy", "sqlalchemy_async", "asyncpg", "psycopg_pool")
+PYTHON_SNIPPETS = (
+    "lifespan", "httpx", "sqlalchemy", "sqlalchemy_session", "sqlalchemy_async", "asyncpg", "psycopg_pool",
+)
 SHELL_SNIPPETS = ("uvicorn", "gunicorn")
 
 # Filled with str.format: {tokens}, {http}, {keepalive}, {pool}, {overflow}, {connections}, {pool_timeout_s},
-# {workers}, {limit} (uvicorn's --limit-concurrency, or nothing), {app_path}.
+# {workers}, {limit} (uvicorn's --limit-concurrency, or nothing), {app_path}, {session_limit} (FastAPI's
+# max_concurrency on the session dependency, or nothing).
 _TEMPLATES = {
     "lifespan": """\
 from contextlib import asynccontextmanager
@@ -61,6 +64,22 @@ engine = create_engine(
     pool_pre_ping=True,
 )
 """,
+    "sqlalchemy_session": """\
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+
+
+def get_db() -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+# One Depends object shared by every route and dependency, so they share its limit.
+SessionDep = Annotated[Session, Depends(get_db{session_limit})]
+""",
     "sqlalchemy_async": """\
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -108,5 +127,8 @@ def snippets_for(dep: Deployment, app_path: str = "app.main:app") -> dict[str, s
         "workers": dep.workers_per_host,
         "limit": "" if dep.limit_concurrency is None else f" --limit-concurrency {dep.limit_concurrency}",
         "app_path": app_path,
+        "session_limit": (
+            "" if dep.db_session_max_concurrency is None else f", max_concurrency={dep.db_session_max_concurrency}"
+        ),
     }
     return {name: template.format(**values) for name, template in _TEMPLATES.items()}

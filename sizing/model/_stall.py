@@ -16,8 +16,8 @@ first stall (the classic birth-death sum). Burstier arrivals (arrival_cv2 > 1) f
 they do a queue's in heavy traffic: each step's log-ratio is scaled by 2 / (1 + arrival_cv2).
 
 Against the simulator (`python bench/stall.py`, four deployments from 0.6 to 1.0 of max_rps, stalls within
-a simulated hour) the chain's times are 0.2 to 2.2 times the simulated ones: mostly early, which errs on
-the side of a lower `stall_rps`.
+half a simulated hour) the chain's times are 0.13 to 1.7 times the simulated ones: mostly early, which errs
+on the side of a lower `stall_rps`.
 """
 
 from __future__ import annotations
@@ -49,24 +49,38 @@ def stall_burst(scenario: Scenario, deployment: Deployment | None = None) -> int
     need a token: a stall. With one request fewer a token stays free for the holders.
     """
     dep = deployment or scenario.deployment
-    if not _can_stall(scenario):
+    if not _can_stall(scenario, dep):
         return None
     return dep.thread_tokens + dep.db_connections_per_worker
 
 
-def _can_stall(scenario: Scenario) -> bool:
-    """Some request holds its connection into a later token pass."""
-    return any(
-        e.share > 0 and e.holds_connection_across_passes and e.db_first_use_pass < e.token_passes
-        for e in scenario.endpoints
-    )
+def _can_stall(scenario: Scenario, dep: Deployment) -> bool:
+    """Some request holds its connection into a later token pass, and FastAPI's max_concurrency on the
+    session dependency does not rule the stall out.
+
+    The stall needs every connection held by a request waiting for a token, and those are session holders.
+    With fewer session slots than connections that never happens; with as many, only when some other DB
+    user (a session per pass, holding a token) could be the one waiting for a connection with every token.
+    """
+    spans = [
+        e for e in scenario.endpoints
+        if e.share > 0 and e.holds_connection_across_passes and e.db_first_use_pass < e.token_passes
+    ]
+    if not spans:
+        return False
+    limit = dep.db_session_max_concurrency
+    if limit is None:
+        return True
+    others = any(e.uses_db and e.share > 0 and not e.holds_connection_across_passes for e in scenario.endpoints)
+    connections = dep.db_connections_per_worker
+    return not (limit < connections or (limit == connections and not others))
 
 
 def stall_time_s(scenario: Scenario, rps: float, deployment: Deployment | None = None) -> float | None:
     """Expected seconds from an empty pool to one worker's first stall when the whole service receives `rps`
     (math.inf past any horizon; None when the pattern cannot stall); 0 when a stage is already saturated."""
     dep = deployment or scenario.deployment
-    if not _can_stall(scenario):
+    if not _can_stall(scenario, dep):
         return None
     sol = solve_worker(scenario, rps, dep)
     bare_ms = math.fsum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
@@ -78,7 +92,7 @@ def stall_rps(scenario: Scenario, deployment: Deployment | None = None, *, satur
     stall independently, so the fleet's rate of stalls is the workers' sum) is at least `FLEET_HORIZON_S`;
     at most `saturation_rps`. None when the pattern cannot stall."""
     dep = deployment or scenario.deployment
-    if not _can_stall(scenario):
+    if not _can_stall(scenario, dep):
         return None
     need = FLEET_HORIZON_S * dep.workers
 

@@ -64,10 +64,14 @@ class WorkerSolution:
     _held_loop: tuple[Wait | Stall, ...] = field(repr=False, default=())
     # Per class with a request-scoped session, what follows its checkout (see `Span`).
     spans: tuple[Span, ...] = field(repr=False, default=())
+    # FastAPI's max_concurrency on the session dependency: the wait for a session slot, per class (None: no
+    # slot taken), and whether that queue is stable.
+    _session_waits: tuple[Wait | None, ...] = field(repr=False, default=())
+    _sessions_stable: bool = field(repr=False, default=True)
 
     @property
     def stable(self) -> bool:
-        return all(s.stable for s in self.stages.values())
+        return self._sessions_stable and all(s.stable for s in self.stages.values())
 
     @property
     def token_job(self) -> StageSolution:
@@ -77,6 +81,9 @@ class WorkerSolution:
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
         phases = before_response(self._phases[index])
         token_waits = token_wait_pieces(self._token_job, phases, self._post_scale)
+        slot = self._session_waits[index] if self._session_waits else None
+        if slot is not None and slot.p_wait > 0:
+            token_waits = [slot, *token_waits]
         shift, waits, services = _latency_pieces(phases, self.stages, self._loop_cpu_wait, token_waits, self._held_loop)
         stalls = [self._gc_stall] * gil_moments(phases) if self._gc_stall is not None else []
         return LatencyDistribution(shift, [*waits, *stalls], services, grid)
@@ -107,8 +114,11 @@ def solve_worker(
         unstable.add("loop")
     held = _HeldWaits(thread=[cpu_stage.wait], loop=[loop_stage.wait, loop_cpu_wait], unstable=unstable)
     post_scale = post_wait_scale(classes)
-    pools = _solve_pools_and_tokens(classes, held, dep, ca2, async_db, post_scale)
+    capped = _sessions_cap_db(scenario, dep)
+    pools = _solve_pools_and_tokens(classes, held, dep, ca2, async_db, post_scale, capped)
     db_stage, http_stage, token_job, token_stage, spans = pools
+    session_waits, sessions_stable = _session_slots(scenario, classes, held, _stage_waits(db_stage, http_stage, held),
+                                                    token_job, post_scale, dep, ca2)
     stages: dict[StageName, StageSolution] = {
         "cpu": cpu_stage, "event_loop": loop_stage, "db_pool": db_stage, "http_pool": http_stage,
     }
@@ -125,7 +135,61 @@ def solve_worker(
         _gc_stall=gc_stall(scenario.runtime, rate, busiest),
         _held_loop=(loop_stage.wait, loop_cpu_wait),
         spans=spans,
+        _session_waits=session_waits,
+        _sessions_stable=sessions_stable,
     )
+
+
+def _stage_waits(db: StageSolution, http: StageSolution, held: _HeldWaits) -> dict[str, Wait | Stall]:
+    return {"cpu": held.thread[0], "db": db.wait, "http": http.wait}
+
+
+def _limited(scenario: Scenario, dep: Deployment) -> list[bool]:
+    """Per class: does it take one of FastAPI's max_concurrency slots of the session dependency?"""
+    on = dep.db_session_max_concurrency is not None
+    return [on and e.holds_connection_across_passes for e in scenario.endpoints]
+
+
+def _sessions_cap_db(scenario: Scenario, dep: Deployment) -> bool:
+    """Every DB user holds a session slot and there are no more slots than connections: no checkout waits."""
+    limit = dep.db_session_max_concurrency
+    users = [lim for e, lim in zip(scenario.endpoints, _limited(scenario, dep), strict=True) if e.uses_db]
+    return limit is not None and bool(users) and all(users) and limit <= dep.db_connections_per_worker
+
+
+def _session_slots(
+    scenario: Scenario,
+    classes: Classes,
+    held: _HeldWaits,
+    waits: dict[str, Wait | Stall],
+    token_job: StageSolution,
+    post_scale: float,
+    dep: Deployment,
+    ca2: float,
+) -> tuple[tuple[Wait | None, ...], bool]:
+    """The wait for a session slot (G/G/N, N = db_session_max_concurrency) of each class that takes one: a
+    slot is held from the first pass's token wait to the end of the exit."""
+    limited = _limited(scenario, dep)
+    if not any(limited) or dep.db_session_max_concurrency is None:
+        return (), True
+    if not token_job.stable:
+        return (), False
+    slots = Visits()
+    unstable = set(held.unstable)
+    for (lam, phases), on in zip(classes, limited, strict=True):
+        if not on:
+            continue
+        mean = math.fsum(w.mean_ms for w in token_wait_pieces(token_job, phases, post_scale))
+        var = math.fsum(_wait_var(w) for w in token_wait_pieces(token_job, phases, post_scale))
+        for phase in phases:
+            if phase.on_thread:
+                m, v = _phase_moments(phase, waits, unstable, held.of(phase))
+                mean, var = mean + m, var + v
+        slots.add(lam, mean, var)
+    q = solve_queue("db_pool", slots, dep.db_session_max_concurrency, ca2)
+    if not q.stable:
+        return (), False
+    return tuple(q.wait if on else None for on in limited), True
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +215,8 @@ _CONVERGED = 1e-9
 
 
 def _solve_pools_and_tokens(
-    classes: Classes, held: _HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float
+    classes: Classes, held: _HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float,
+    capped: bool = False,
 ) -> tuple[StageSolution, StageSolution, StageSolution, StageSolution, tuple[Span, ...]]:
     """(DB pool, httpx pool, tokens per request, tokens per pass, the request-scoped sessions' spans).
 
@@ -166,7 +231,7 @@ def _solve_pools_and_tokens(
     found: list[Span | None] = []
     for _ in range(_MAX_ROUNDS):
         db, http = _pool_visits(classes, held, extra)
-        db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db or spans)
+        db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db or spans, capped)
         waits: dict[str, Wait | Stall] = {"cpu": held.thread[0], "db": db_stage.wait, "http": http_stage.wait}
         unstable = set(held.unstable) | {k for k, st in (("db", db_stage), ("http", http_stage)) if not st.stable}
         token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
@@ -311,12 +376,13 @@ def _core_stage(
 
 
 def _pool_stages(
-    db: Visits, http: Visits, dep: Deployment, ca2: float, async_db: bool
+    db: Visits, http: Visits, dep: Deployment, ca2: float, async_db: bool, capped: bool = False
 ) -> tuple[StageSolution, StageSolution]:
-    """The DB pool (c = pool + overflow) and the httpx pool (c = max_connections)."""
+    """The DB pool (c = pool + overflow) and the httpx pool (c = max_connections). `capped`: every DB user
+    holds one of no more session slots than connections."""
     db_servers = dep.db_pool_size + dep.db_max_overflow
     db_stage = solve_queue("db_pool", db, db_servers, ca2)
-    if db_stage.stable and db_stage.p_wait > 0 and not async_db and dep.thread_tokens <= db_servers:
+    if db_stage.stable and db_stage.p_wait > 0 and (capped or (not async_db and dep.thread_tokens <= db_servers)):
         # Only token holders take connections and there are no more tokens than connections: nobody waits.
         db_stage = StageSolution(
             name="db_pool",
@@ -329,7 +395,9 @@ def _pool_stages(
             p_wait=0.0,
             wait=IDLE,
             wait_p99_ms=0.0,
-            method="no wait: thread_tokens <= pool, the limiter caps DB concurrency",
+            method="no wait: no more session slots than connections (max_concurrency)"
+            if capped
+            else "no wait: thread_tokens <= pool, the limiter caps DB concurrency",
         )
     return db_stage, solve_queue("http_pool", http, dep.http_max_connections, ca2)
 

@@ -324,6 +324,16 @@ class Deployment(_Model):
         description="How long a request waits for a pooled DB connection before it fails (SQLAlchemy's "
         "pool_timeout, 30 s by default; psycopg_pool's timeout; the acquire timeout of an asyncpg pool)",
     )
+    db_session_max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="FastAPI's Depends(get_db, max_concurrency=N) on the session's generator dependency, per "
+        "worker: at most N requests hold a session at once, from the generator's entry to its exit; the "
+        "others wait on the event loop, without a thread or a token. With N at most pool_size + max_overflow, "
+        "a session held across token passes (db_connection_scope 'request') cannot stall the worker "
+        "(null: no limit)",
+    )
     limit_concurrency: int | None = Field(
         default=None,
         ge=1,

@@ -124,7 +124,8 @@ def _spec(scenario: Scenario, laws: dict[str, Sampler]) -> WorkerSpec:
     capacity = (1, 1, dep.thread_tokens, dep.db_connections_per_worker, dep.http_max_connections)
     rate_per_ms = scenario.traffic.peak_rps / dep.workers / 1000.0
     return compile_worker(
-        rate_per_ms, scenario.traffic.arrival_cv2, classes, capacity, sampler_for, dep.db_pool_timeout_ms
+        rate_per_ms, scenario.traffic.arrival_cv2, classes, capacity, sampler_for, dep.db_pool_timeout_ms,
+        dep.db_session_max_concurrency,
     )
 
 

@@ -46,14 +46,16 @@ __all__ = [
     "compile_worker",
 ]
 
-LOOP, CPU, TOKEN, DB, HTTP = range(5)
-N_RESOURCES = 5
+# SESSION: FastAPI's max_concurrency on a request-scoped session's dependency (not reported as a stage).
+LOOP, CPU, TOKEN, DB, HTTP, SESSION = range(6)
+N_RESOURCES = 6
 STAGES: tuple[StageName, ...] = ("event_loop", "cpu", "thread_tokens", "db_pool", "http_pool")
 ACQUIRE, RELEASE, DELAY, END, RESPOND, FAIL = 0, 1, 2, 3, 4, 5
 # An instruction is one int, code | arg << 3: the engine decodes it with two cheap integer operations.
 OP_SHIFT = 3
 _ARG_SHIFT = OP_SHIFT
 _STEP_RESOURCE = {"cpu": CPU, "db": DB, "http": HTTP}
+_UNLIMITED = 2**62
 
 SamplerFor = Callable[[str, Step], Sampler]
 
@@ -149,19 +151,28 @@ def compile_worker(
     capacity: Sequence[int],
     sampler_for: SamplerFor,
     db_timeout_ms: float = float("inf"),
+    session_limit: int | None = None,
 ) -> WorkerSpec:
     """Compile (name, share, phases) classes; `sampler_for(class_name, step)` gives each step's law; a
-    checkout that waits `db_timeout_ms` fails its request."""
+    checkout that waits `db_timeout_ms` fails its request. `capacity` is per resource (LOOP, CPU, TOKEN,
+    DB, HTTP); with `session_limit`, a request whose session spans its passes takes one of that many
+    session slots before its first pass (waiting holds nothing) and gives it back at the end of its exit."""
     samplers: list[Sampler] = []
     programs = []
     for name, share, phases in classes:
         b = _Builder(samplers)
-        for phase in phases:
+        limited = session_limit is not None and any(p.holds == "exit" for p in phases)
+        first_pass = next((i for i, p in enumerate(phases) if p.holds == "token"), -1)
+        for i, phase in enumerate(phases):
+            if limited and i == first_pass:
+                b.acquire(SESSION)
             if phase.holds == "exit":
                 b.mark(RESPOND)
             _phase(b, phase, sampler_for, name)
             if phase.holds == "exit":
                 b.release(DB)
+                if limited:
+                    b.release(SESSION)
         if not any(p.holds == "exit" for p in phases):
             b.mark(RESPOND)
         b.flush()
@@ -177,7 +188,9 @@ def compile_worker(
         token_checkouts = frozenset(pc for pc, holds_token in b.checkouts if holds_token)
         programs.append(ClassProgram(name, float(share), tuple(b.code), visits, aborts, token_checkouts))
     arrival = arrival_sampler(1.0 / rate_per_ms, arrival_cv2)
-    return WorkerSpec(arrival, tuple(programs), tuple(capacity), tuple(samplers), db_timeout_ms)
+    sessions = session_limit if session_limit is not None else _UNLIMITED
+    caps = (*tuple(capacity)[:SESSION], sessions)
+    return WorkerSpec(arrival, tuple(programs), caps, tuple(samplers), db_timeout_ms)
 
 
 def _phase(b: _Builder, phase: Phase, sampler_for: SamplerFor, name: str) -> None:

@@ -65,6 +65,14 @@ def check_backend(scenario: Scenario, kind: str, db_pool: str, database_url: str
         problems.append(f"'db_pool' must be in {DB_POOLS!r} (got {db_pool!r})")
     if kind == "emulated" and (database_url is not None or db_pool != "sqlalchemy"):
         problems.append("'database_url' and 'db_pool' apply to backend='postgres' only")
+    late = [e.name for e in scenario.endpoints
+            if e.holds_connection_across_passes and e.response_model and e.db_first_use_pass == e.token_passes]
+    if late:
+        problems.append(
+            f"endpoints: {late[0]!r} first uses its session in response validation (db_first_use_pass = its last "
+            "pass), which the validation server does not emulate (a validator cannot reach the request's "
+            "session): validate it with the query in the body's pass"
+        )
     if kind == "postgres":
         sync_db = [e.name for e in scenario.endpoints if e.uses_db and e.handler == "sync"]
         async_db = [e.name for e in scenario.endpoints if e.uses_db and e.handler == "async"]

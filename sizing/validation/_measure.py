@@ -517,10 +517,37 @@ def _server_side(
         "failures": failures,
         "failure_examples": {k: v for s in samples for k, v in s.get("errors", {}).items() if k in failures},
         "samples": len(samples),
+        "timeline": _timeline(samples, t_lo),
         "gc_full_pauses": gc_full,
         "gc_full_pause_max_ms": gc_max,
         "gc_pause_share": gc_share,
     }
+
+
+def _timeline(samples: list[dict[str, Any]], t_lo: float) -> list[tuple[float, float, float, float]]:
+    """Per 1-second bin from `t_lo`: completions and failures per second (counter deltas between a worker's
+    consecutive samples, put in the bin of the later one) and the tokens borrowed (mean over the bin)."""
+    bins: dict[int, list[float]] = {}
+    prev: dict[int, dict[str, Any]] = {}
+    for s in samples:
+        pid = int(s["pid"])
+        b = bins.setdefault(int(s["t"] - t_lo), [0.0, 0.0, 0.0, 0.0])
+        b[2] += float(s["borrowed_tokens"])
+        b[3] += 1.0
+        before = prev.get(pid)
+        prev[pid] = s
+        if before is None:
+            continue
+        done = fail = 0.0
+        for key, value in s.get("counts", {}).items():
+            delta = float(value) - float(before.get("counts", {}).get(key, 0.0))
+            if key.startswith("done."):
+                done += delta
+            elif key.startswith("fail."):
+                fail += delta
+        b[0] += done
+        b[1] += fail
+    return [(float(k), done, fail, tokens / n) for k, (done, fail, tokens, n) in sorted(bins.items()) if n > 0]
 
 
 def _count_deltas(samples: list[dict[str, Any]]) -> dict[str, float]:

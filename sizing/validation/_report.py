@@ -152,6 +152,12 @@ class Measured(Result):
         description="Cores each of our processes used during the point: server (all workers), postgres, "
         "upstream, generator, harness",
     )
+    timeline: list[tuple[float, float, float, float]] = Field(
+        default_factory=list,
+        description="Per second of the window, from the server's samples: (seconds from the window's start, "
+        "requests completed per second, requests failed per second, thread tokens borrowed), all workers: "
+        "how a stall looks as it happens",
+    )
     samples: int
     other_cpu: float = Field(description="CPU used by other processes on the machine during the point, cores")
     steal: float = Field(description="CPU stolen by the hypervisor during the point, cores")

@@ -37,7 +37,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +48,7 @@ from pydantic import BaseModel, model_validator
 
 from sizing.scenario._lifecycle import Phase, Step, request_phases
 from sizing.scenario._models import Scenario
-from sizing.validation.server._backends import RequestFailedError, make_pools
+from sizing.validation.server._backends import RequestFailedError, Session, make_pools
 from sizing.validation.server._instruments import (
     Admission,
     AdmissionGate,
@@ -226,6 +226,9 @@ class _Route:
 
 
 def _add_class_route(app: FastAPI, state: _State, c: int) -> None:
+    if state.scenario.endpoints[c].holds_connection_across_passes:
+        _add_session_route(app, state, c)
+        return
     route = _class_phases(state, c)
     if state.scenario.endpoints[c].handler == "sync":
         _add_sync_route(app, state, c, route)
@@ -302,6 +305,70 @@ def _add_async_route(app: FastAPI, state: _State, c: int, route: _Route) -> None
         return Response(_OK, media_type="application/json")
 
     app.get(path, dependencies=deps)(async_handler)
+
+
+def _session_steps(state: _State, db: Session, steps: tuple[Step, ...], burn_ms: float) -> None:
+    """A pass of a request-scoped session's route: its DB steps query through the request's session."""
+    for step in steps:
+        if step.kind == "db":
+            db.query(state.draw_s(step), state.row(), _held_sync(state, step))
+        else:
+            _run_steps_sync(state, (step,), burn_ms)
+
+
+def _add_session_route(app: FastAPI, state: _State, c: int) -> None:
+    """The FastAPI tutorial's pattern: a `def` generator dependency yields a lazy session (pass 1) and
+    closes it in its exit, after the response, on a limiter of its own; every other `def` dependency and the
+    body take it as a sub-dependency (cached: one session per request), and the first query checks the
+    connection out."""
+    phases = request_phases(state.scenario.endpoints[c])
+    loop_i = 0
+    passes = [i for i, p in enumerate(phases) if p.holds == "token"]
+    exit_i = len(phases) - 1
+    response_model = state.scenario.endpoints[c].response_model
+    body_i = passes[-2] if response_model else passes[-1]
+
+    def get_db() -> Iterator[Session]:
+        db = state.pools.session()
+        try:
+            _session_steps(state, db, phases[passes[0]].steps, state.burns[c][passes[0]])
+            state.meter.add(f"pass.{c}")
+            yield db
+        finally:
+            state.burn(state.burns[c][exit_i])
+            db.close()
+
+    limit = state.scenario.deployment.db_session_max_concurrency
+    # FastAPI's own limit: the semaphore is taken on the loop before the generator's entry, released after
+    # its exit; one per Depends object, so every use below shares it.
+    session_dep = Depends(get_db) if limit is None else Depends(get_db, max_concurrency=limit)
+
+    def pass_dep(i: int) -> Callable[..., None]:
+        def dep(db: Session = session_dep) -> None:
+            _session_steps(state, db, phases[i].steps, state.burns[c][i])
+            state.meter.add(f"pass.{c}")
+
+        dep.__name__ = f"session_dep_{c}_{i}"
+        return dep
+
+    deps: list[Any] = []
+    if phases[loop_i].steps:
+        deps.append(Depends(_loop_dep(state, c, loop_i), use_cache=False))
+    deps.append(session_dep)
+    deps.extend(Depends(pass_dep(i), use_cache=False) for i in passes[1:] if i < body_i)
+
+    def body(db: Session = session_dep) -> Any:
+        _session_steps(state, db, phases[body_i].steps, state.burns[c][body_i])
+        state.meter.add(f"pass.{c}")
+        state.meter.add(f"done.{c}")
+        if response_model:
+            return {"c": c, "p": passes[-1]}
+        return Response(_OK, media_type="application/json")
+
+    if response_model:
+        app.get(f"/e/{c}", dependencies=deps, response_model=_Validated)(body)
+    else:
+        app.get(f"/e/{c}", dependencies=deps)(body)
 
 
 def create_app(config: dict[str, Any] | None = None) -> FastAPI:
