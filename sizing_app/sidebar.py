@@ -63,6 +63,8 @@ def _column(c: Column) -> Any:
         return cc.SelectboxColumn(c.label, help=c.help, options=["sync", "async"], required=True)
     if c.kind == "bool":
         return cc.CheckboxColumn(c.label, help=c.help, default=False)
+    if c.kind == "scope":
+        return cc.SelectboxColumn(c.label, help=c.help, options=["pass", "request"], default="pass")
     step = 1 if c.kind == "int" else None
     return cc.NumberColumn(
         c.label,

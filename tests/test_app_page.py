@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing import preset
+from sizing import Scenario, evaluate, preset
 from sizing_app import services as svc
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -281,3 +281,37 @@ def test_simulation_check_overlays_the_simulated_percentiles() -> None:
     assert len(at.get("plotly_chart")) == 7
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "simulated p99" in {t.get("name") for t in spec["data"]}
+
+
+def test_sessions_held_across_passes_show_the_stall_risk() -> None:
+    """The tutorial's session pattern: the finding, stall_rps on the latency chart, and a clear error for a
+    first-use pass the scope does not allow."""
+    tutorial = Scenario.model_validate({
+        "traffic": {"rps": 150},
+        "endpoints": [{"name": "crud", "share": 1.0, "handler": "sync", "cpu_ms": 4.0, "db_hold_ms": 10.0,
+                       "sync_dependencies": 2, "response_model": True, "db_connection_scope": "request",
+                       "db_first_use_pass": 2}],
+        "deployment": {"thread_tokens": 8, "db_pool_size": 5, "db_max_overflow": 0},
+    })
+    stall = evaluate(tutorial).stall_rps
+    assert stall is not None
+    at = run(mode="Diagnose")
+    at.file_uploader(key="import_file").set_value(
+        ("s.json", svc.scenario_to_json(tutorial).encode(), "application/json")
+    )
+    at.run()
+    ok(at)
+    shown = "\n".join(m.value for m in at.markdown) + errors(at) + "\n".join(w.value for w in at.warning)
+    assert "across token passes" in shown and "max_concurrency" in shown
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = [t for t in spec["data"] if (t.get("meta") or {}).get("kind") == "stall"]
+    assert lines and lines[0]["x"][0] == pytest.approx(stall, rel=1e-9)
+    editor = f"endpoint_editor_{at.session_state['endpoint_editor_version']}"  # a new table after the import
+    at.session_state[editor] = {
+        "edited_rows": {0: {"db_connection_scope": "pass", "db_first_use_pass": 3}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    ok(at)
+    assert "db_first_use_pass" in errors(at) and "'pass'" in errors(at)

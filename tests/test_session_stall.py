@@ -297,3 +297,15 @@ def test_latency_chart_marks_stall_rps() -> None:
     assert stalls[0].x[0] == pytest.approx(ev.stall_rps, rel=1e-9)
     safe = latency_curve_figure(tutorial(150.0, scope="pass"), points=6)
     assert not [t for t in safe.data if (t.meta or {}).get("kind") == "stall"]
+
+
+def test_admission_at_the_pool_size_prevents_the_stall_by_shedding() -> None:
+    """uvicorn's --limit-concurrency as the simulator's admission limit (it counts requests; the real one
+    counts connections, idle keep-alive ones included, so it bounds requests at most as tightly): at most P
+    requests in the worker cannot stall it, at the price of 503s; a limit above c + P does not help."""
+    s = tutorial(150.0, tokens=8, pool=5, overflow=0)
+    capped = sizing.simulate(s, requests=150 * 600, replications=1, warmup_fraction=0.0, admission_limit=5)
+    assert capped.stalls == 0 and capped.pool_timeout_fraction == 0.0 and capped.shed_fraction > 0.0
+    loose = sizing.simulate(s, requests=150 * 600, replications=1, warmup_fraction=0.0, admission_limit=14,
+                            stop_at_stall=True)
+    assert loose.stalls == 1

@@ -239,6 +239,17 @@ FIELDS: tuple[Field, ...] = (
         group="deployment",
     ),
     _f(
+        "sessions",
+        ("deployment", "db_session_max_concurrency"),
+        "Session max_concurrency",
+        "per worker, 0 = none",
+        "FastAPI's Depends(get_db, max_concurrency=N) on the session dependency: at most N requests hold a "
+        "session at once, the others wait without a thread. At most pool + overflow, it rules out the stall of "
+        "sessions held across thread passes. 0 means no limit.",
+        group="deployment",
+        zero_is_none=True,
+    ),
+    _f(
         "limitconc",
         ("deployment", "limit_concurrency"),
         "Limit concurrency",
@@ -338,7 +349,7 @@ class Column:
     name: str
     label: str
     help: str
-    kind: Literal["text", "int", "float", "bool", "handler"]
+    kind: Literal["text", "int", "float", "bool", "handler", "scope"]
     low: float | None = None
     high: float | None = None
     required: bool = False
@@ -351,7 +362,7 @@ _LONGEST_MS = 600_000.0
 def _c(
     name: str,
     label: str,
-    kind: Literal["text", "int", "float", "bool", "handler"],
+    kind: Literal["text", "int", "float", "bool", "handler", "scope"],
     help_: str = "",
     *,
     required: bool = False,
@@ -478,6 +489,20 @@ ENDPOINT_COLUMNS: tuple[Column, ...] = (
         "response_model",
         "bool",
         "A `def` endpoint with response_model validates in a 2nd thread pass",
+    ),
+    _c(
+        "db_connection_scope",
+        "DB connection held",
+        "scope",
+        "pass: inside the body's pass (a session per pass). request: from the first query to the end of the "
+        "request, across thread passes (the tutorial's `def get_db(): yield Session()`): it can stall a worker",
+    ),
+    _c(
+        "db_first_use_pass",
+        "first query in pass",
+        "int",
+        "With 'request': which thread pass checks the connection out, counting the def dependencies (get_db's "
+        "entry included), the body, then response validation. The tutorial is 2",
     ),
     _c(
         "blocking_in_async_ms",
