@@ -1,6 +1,7 @@
 """Time to a worker's first stall, simulated, next to the model's estimate (a check of the method).
 
     python bench/stall.py [--hours 0.5] [--replications 8] [--out bench/results/stall-sim.json]
+    python bench/stall.py --latency [--out bench/results/session-latency-sim.json]
 
 A worker whose `def` requests keep a session's connection from their second pass to the end of the request
 (the FastAPI tutorial's `get_db` generator plus a current-user dependency that queries, a body and a
@@ -8,7 +9,9 @@ response model: four passes, the connection checked out in the second), simulate
 its first stall or for `--hours` of simulated time per replication. The mean time to the first stall is the
 exponential estimate: the simulated time, stalled or not, over the number of stalls (with none, a lower
 bound). Printed next to `stall_time_s`, the model's expected time from the birth-death chain, for a few
-deployments and loads.
+deployments and loads. With --latency: the model's mean and p99 and the connection's hold against the
+simulator's for the same worker with the session held across passes and with a session per pass, at loads
+where it does not stall within the run.
 """
 
 from __future__ import annotations
@@ -67,12 +70,40 @@ def measure(s: Scenario, hours: float, reps: int, seed: int) -> dict[str, float 
     }
 
 
+def latency_rows() -> list[dict[str, object]]:
+    from sizing import evaluate
+
+    rows: list[dict[str, object]] = []
+    for pool in (40, 15):
+        for scope in ("request", "pass"):
+            top = max_rps(tutorial(100.0, tokens=40, pool=pool, overflow=0, scope=scope))[0]
+            for f in (0.5, 0.7, 0.8, 0.9):
+                s = tutorial(top * f, tokens=40, pool=pool, overflow=0, scope=scope)
+                ev = evaluate(s)
+                sim = simulate(s, requests=300_000, replications=3, seed=len(rows))
+                db_ev, db_sim = ev.stage("db_pool"), sim.stage("db_pool")
+                row = {"pool": pool, "scope": scope, "fraction": f, "rps": s.traffic.peak_rps,
+                       "model_mean_ms": ev.overall.mean_ms, "model_p99_ms": ev.overall.p99_ms,
+                       "sim_mean_ms": sim.overall.mean_ms, "sim_p99_ms": sim.overall.p99_ms,
+                       "model_hold_ms": db_ev.hold_ms if db_ev else None,
+                       "sim_hold_ms": db_sim.hold_ms if db_sim else None, "sim_stalls": sim.stalls}
+                rows.append(row)
+                print(row, flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=0.5, help="simulated hours per replication at most")
     parser.add_argument("--replications", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=RESULTS / "stall-sim.json")
+    parser.add_argument("--latency", action="store_true", help="latencies and holds, model against simulator")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.latency:
+        out = args.out or RESULTS / "session-latency-sim.json"
+        out.write_text(json.dumps({"rows": latency_rows()}, indent=1) + "\n")
+        return 0
+    args.out = args.out or RESULTS / "stall-sim.json"
     rows = []
     for label, dep, fractions in CASES:
         base = tutorial(100.0, **dep)
