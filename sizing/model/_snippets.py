@@ -77,7 +77,8 @@ def get_db() -> Iterator[Session]:
         yield session
 
 
-# One Depends object shared by every route and dependency, so they share its limit.
+# One Depends object for every route and dependency: one session per request (and, with max_concurrency,
+# one limit for them all).
 SessionDep = Annotated[Session, Depends(get_db{session_limit})]
 """,
     "sqlalchemy_async": """\

@@ -28,8 +28,10 @@ from sizing.model._cpu import (
     gil_moments,
     gil_waits,
 )
+from sizing.model._holds import HeldWaits, phase_moments, stage_waits, wait_var
 from sizing.model._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing.model._results import StageName
+from sizing.model._sessions import Span, session_slots, sessions_cap_db, span
 from sizing.model._stage_queue import IDLE, StageSolution, Visits, solve_queue
 from sizing.model._token_waits import (
     pays_full_wait,
@@ -112,12 +114,12 @@ def solve_worker(
     loop_stage = _loop_stage(classes, loop_cpu_wait, unstable, ca2)
     if not loop_stage.stable:
         unstable.add("loop")
-    held = _HeldWaits(thread=[cpu_stage.wait], loop=[loop_stage.wait, loop_cpu_wait], unstable=unstable)
+    held = HeldWaits(thread=[cpu_stage.wait], loop=[loop_stage.wait, loop_cpu_wait], unstable=unstable)
     post_scale = post_wait_scale(classes)
-    capped = _sessions_cap_db(scenario, dep)
+    capped = sessions_cap_db(scenario, dep)
     pools = _solve_pools_and_tokens(classes, held, dep, ca2, async_db, post_scale, capped)
     db_stage, http_stage, token_job, token_stage, spans = pools
-    session_waits, sessions_stable = _session_slots(scenario, classes, held, _stage_waits(db_stage, http_stage, held),
+    session_waits, sessions_stable = session_slots(scenario, classes, held, stage_waits(db_stage, http_stage, held),
                                                     token_job, post_scale, dep, ca2)
     stages: dict[StageName, StageSolution] = {
         "cpu": cpu_stage, "event_loop": loop_stage, "db_pool": db_stage, "http_pool": http_stage,
@@ -140,74 +142,6 @@ def solve_worker(
     )
 
 
-def _stage_waits(db: StageSolution, http: StageSolution, held: _HeldWaits) -> dict[str, Wait | Stall]:
-    return {"cpu": held.thread[0], "db": db.wait, "http": http.wait}
-
-
-def _limited(scenario: Scenario, dep: Deployment) -> list[bool]:
-    """Per class: does it take one of FastAPI's max_concurrency slots of the session dependency?"""
-    on = dep.db_session_max_concurrency is not None
-    return [on and e.holds_connection_across_passes for e in scenario.endpoints]
-
-
-def _sessions_cap_db(scenario: Scenario, dep: Deployment) -> bool:
-    """Every DB user holds a session slot and there are no more slots than connections: no checkout waits."""
-    limit = dep.db_session_max_concurrency
-    users = [lim for e, lim in zip(scenario.endpoints, _limited(scenario, dep), strict=True) if e.uses_db]
-    return limit is not None and bool(users) and all(users) and limit <= dep.db_connections_per_worker
-
-
-def _session_slots(
-    scenario: Scenario,
-    classes: Classes,
-    held: _HeldWaits,
-    waits: dict[str, Wait | Stall],
-    token_job: StageSolution,
-    post_scale: float,
-    dep: Deployment,
-    ca2: float,
-) -> tuple[tuple[Wait | None, ...], bool]:
-    """The wait for a session slot (G/G/N, N = db_session_max_concurrency) of each class that takes one: a
-    slot is held from the first pass's token wait to the end of the exit."""
-    limited = _limited(scenario, dep)
-    if not any(limited) or dep.db_session_max_concurrency is None:
-        return (), True
-    if not token_job.stable:
-        return (), False
-    slots = Visits()
-    unstable = set(held.unstable)
-    for (lam, phases), on in zip(classes, limited, strict=True):
-        if not on:
-            continue
-        mean = math.fsum(w.mean_ms for w in token_wait_pieces(token_job, phases, post_scale))
-        var = math.fsum(_wait_var(w) for w in token_wait_pieces(token_job, phases, post_scale))
-        for phase in phases:
-            if phase.on_thread:
-                m, v = _phase_moments(phase, waits, unstable, held.of(phase))
-                mean, var = mean + m, var + v
-        slots.add(lam, mean, var)
-    q = solve_queue("db_pool", slots, dep.db_session_max_concurrency, ca2)
-    if not q.stable:
-        return (), False
-    return tuple(q.wait if on else None for on in limited), True
-
-
-@dataclass(frozen=True, slots=True)
-class _HeldWaits:
-    """The waits of CPU run inside a held step (a DB driver's work), by where it runs: a thread waits for
-    the core, an `async def` handler's driver waits for the loop and then the loop's turn on the core."""
-
-    thread: list[Wait | Stall]
-    loop: list[Wait | Stall]
-    unstable: set[str]
-
-    def of(self, phase: Phase) -> list[Wait | Stall]:
-        return self.thread if phase.on_thread else self.loop
-
-    def unbounded(self, phase: Phase) -> bool:
-        return ("cpu" in self.unstable) or (not phase.on_thread and "loop" in self.unstable)
-
-
 # Rounds of the fixed point between the DB pool and the tokens when a session holds its connection across
 # passes; each round only lengthens the holds, so it converges from below or the hold runs away.
 _MAX_ROUNDS = 200
@@ -215,7 +149,7 @@ _CONVERGED = 1e-9
 
 
 def _solve_pools_and_tokens(
-    classes: Classes, held: _HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float,
+    classes: Classes, held: HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float,
     capped: bool = False,
 ) -> tuple[StageSolution, StageSolution, StageSolution, StageSolution, tuple[Span, ...]]:
     """(DB pool, httpx pool, tokens per request, tokens per pass, the request-scoped sessions' spans).
@@ -237,64 +171,13 @@ def _solve_pools_and_tokens(
         token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
         if not spans:
             break
-        found = [_span(lam, phases, waits, held, unstable) for lam, phases in classes]
+        found = [span(lam, phases, waits, held, unstable) for lam, phases in classes]
         new = [(0.0, 0.0) if sp is None else sp.with_token_wait(token_job, post_scale) for sp in found]
         grown = max((n[0] - o[0] for n, o in zip(new, extra, strict=True)), default=0.0)
         extra = new
         if not (db_stage.stable and token_job.stable) or not math.isfinite(grown) or grown <= _CONVERGED:
             break
     return db_stage, http_stage, token_job, token_stage, tuple(sp for sp in found if sp is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """What follows a request-scoped checkout, for one class: its rate, the mean and variance of the time
-    the connection stays out after the opening DB step with no token wait, and the later token passes, each
-    with its `pays_full_wait` flag."""
-
-    rate: float
-    mean_ms: float
-    var_ms2: float
-    later_passes: tuple[bool | None, ...]
-
-    def with_token_wait(self, job: StageSolution, post_scale: float) -> tuple[float, float]:
-        """(mean, variance) of the time after the opening step, the later passes' token waits included: as in
-        the request's latency, none up to the longest pass and a share `post_scale` of a full wait after it."""
-        mean, var = self.mean_ms, self.var_ms2
-        if not self.later_passes or job.wait.p_wait <= 0:
-            return mean, var
-        if not job.stable:
-            return math.inf, math.inf
-        for flag in self.later_passes:
-            if flag is None or flag:
-                w = job.wait if flag else scaled_wait(job.wait, post_scale)
-                mean, var = mean + w.mean_ms, var + _wait_var(w)
-        return mean, var
-
-
-def _span(
-    rate: float, phases: tuple[Phase, ...], waits: dict[str, Wait | Stall], held: _HeldWaits, unstable: set[str]
-) -> Span | None:
-    """The class's `Span` (None without a request-scoped checkout): the rest of the opening pass after its
-    DB step, every later pass and the exit, with their waits for the core and the httpx pool."""
-    mean = var = 0.0
-    opened = False
-    later: list[bool | None] = []
-    no_db = {k: w for k, w in waits.items() if k != "db"}
-    flags = iter(pays_full_wait(phases))
-    for phase in phases:
-        flag = next(flags) if phase.holds == "token" else False
-        if not opened:
-            at = next((i for i, s in enumerate(phase.steps) if s.connection == "open"), None)
-            if at is None:
-                continue
-            opened = True
-            phase = Phase(phase.holds, phase.steps[at + 1 :], phase.handoff_ms)
-        elif phase.holds == "token":
-            later.append(flag)
-        m, v = _phase_moments(phase, no_db, unstable, held.of(phase))
-        mean, var = mean + m, var + v
-    return Span(rate, mean, var, tuple(later)) if opened else None
 
 
 def _core_visits(classes: Classes) -> tuple[Visits, Visits]:
@@ -319,18 +202,18 @@ def _loop_stage(classes: Classes, loop_cpu_wait: Stall, unstable: set[str], ca2:
     for lam, phases in classes:
         for phase in phases:
             if phase.holds == "loop":
-                mean, var = _phase_moments(phase, waits, unstable)
+                mean, var = phase_moments(phase, waits, unstable)
                 loop.add(lam, mean, var)
             elif phase.holds is None:
                 for step in phase.steps:
                     for ms in step.held_cpu_ms:
                         hold = math.inf if "cpu" in unstable else ms + loop_cpu_wait.mean_ms
-                        loop.add(lam, hold, 0.0 if math.isinf(hold) else _wait_var(loop_cpu_wait))
+                        loop.add(lam, hold, 0.0 if math.isinf(hold) else wait_var(loop_cpu_wait))
     return solve_queue("event_loop", loop, 1, ca2)
 
 
 def _pool_visits(
-    classes: Classes, held: _HeldWaits, extra: Sequence[tuple[float, float]] = ()
+    classes: Classes, held: HeldWaits, extra: Sequence[tuple[float, float]] = ()
 ) -> tuple[Visits, Visits]:
     """Visits to the DB and httpx pools: each step's own time, and any CPU run inside it with its waits. A
     request-scoped connection is one visit, from its opening step on: `extra` (mean, variance) per class
@@ -351,7 +234,7 @@ def _pool_visits(
                     else:
                         for ms in step.held_cpu_ms:
                             mean += ms + math.fsum(w.mean_ms for w in held.of(phase))
-                            var += math.fsum(_wait_var(w) for w in held.of(phase))
+                            var += math.fsum(wait_var(w) for w in held.of(phase))
                 target.add(lam, mean, var)
     return db, http
 
@@ -405,7 +288,7 @@ def _pool_stages(
 def _token_stages(
     classes: Classes,
     waits: dict[str, Wait | Stall],
-    held: _HeldWaits,
+    held: HeldWaits,
     unstable: set[str],
     dep: Deployment,
     ca2: float,
@@ -419,7 +302,7 @@ def _token_stages(
         for phase in phases:
             if phase.holds != "token":
                 continue
-            mean, var = _phase_moments(phase, waits, unstable, held.of(phase))
+            mean, var = phase_moments(phase, waits, unstable, held.of(phase))
             passes.add(lam, mean, var)
             job_mean += mean
             job_var += var
@@ -458,34 +341,6 @@ def _core(
         ),
         loop_wait,
     )
-
-
-def _wait_var(w: Wait | Stall) -> float:
-    return w.var_ms2
-
-
-def _phase_moments(
-    phase: Phase, waits: dict[str, Wait | Stall], unstable: set[str], held: Sequence[Wait | Stall] = ()
-) -> tuple[float, float]:
-    """Mean and variance of how long the phase holds its resource, waits inside it included (infinite when
-    one of its steps waits for a stage past saturation); `held` are the waits of each piece of CPU run
-    inside a step."""
-    mean, var = phase.handoff_ms, 0.0
-    for step in phase.steps:
-        mean += step.mean_ms
-        var += step.cv2 * step.mean_ms**2
-        inner = waits.get(step.kind) if step.connection != "keep" else None
-        if inner is not None:
-            if step.kind in unstable:
-                return math.inf, math.inf
-            mean += inner.mean_ms
-            var += _wait_var(inner)
-        for ms in step.held_cpu_ms:
-            if "cpu" in unstable:
-                return math.inf, math.inf
-            mean += ms + math.fsum(w.mean_ms for w in held)
-            var += math.fsum(_wait_var(w) for w in held)
-    return mean, var
 
 
 def _latency_pieces(

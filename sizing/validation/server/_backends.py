@@ -24,6 +24,14 @@ from typing import Any
 
 from sizing.scenario._models import Scenario
 from sizing.validation.server._instruments import Meter
+from sizing.validation.server._sessions import (
+    QUERY_PG,
+    QUERY_SQLALCHEMY,
+    EmulatedSession,
+    PgPoolSession,
+    Session,
+    SqlAlchemySession,
+)
 
 __all__ = [
     "APPLICATION_NAME",
@@ -40,9 +48,7 @@ AsyncBurn = Callable[[], Awaitable[None]]  # the same on the loop, a turn per pi
 
 # PostgreSQL's application_name of every connection the emulating server opens (pg_stat_activity filter).
 APPLICATION_NAME = "sizing-validate"
-_QUERY_PG = "SELECT pg_sleep(%s), payload FROM items WHERE id = %s"
 _QUERY_ASYNCPG = "SELECT pg_sleep($1), payload FROM items WHERE id = $2"
-_QUERY_SQLALCHEMY = "SELECT pg_sleep(:s), payload FROM items WHERE id = :id"
 
 
 class RequestFailedError(Exception):
@@ -52,52 +58,6 @@ class RequestFailedError(Exception):
         super().__init__(f"{cause}: {detail}" if detail else cause)
         self.cause = cause
         self.detail = detail
-
-
-class Session:
-    """A request's session, held from its first query to `close` (the generator dependency's exit): lazy, as
-    SQLAlchemy's Session is, so the first query checks a connection out. Timed as one DB step of the pool:
-    the checkout's wait, the hold from checkout to check-in, and the time its queries asked for."""
-
-    def __init__(self, pools: Pools) -> None:
-        self.pools = pools
-        self.t_asked = 0.0
-        self.t_wait = 0.0
-        self.t_out: float | None = None
-
-    def query(self, seconds: float, row: int, held: Burn | None = None) -> None:
-        if self.t_out is None:
-            gauge = self.pools.gauges["db_sync"]
-            t0 = time.perf_counter()
-            gauge.wait(1)
-            try:
-                self._checkout()
-            finally:
-                gauge.wait(-1)
-            self.t_out = time.perf_counter()
-            self.t_wait = self.t_out - t0
-            gauge.use(1)
-        self.t_asked += seconds
-        self._query(seconds, row, held)
-
-    def close(self) -> None:
-        if self.t_out is None:
-            return
-        try:
-            self._checkin()
-        finally:
-            self.pools.gauges["db_sync"].use(-1)
-            self.pools.record("db_sync", self.t_wait, time.perf_counter() - self.t_out, self.t_asked)
-            self.t_out = None
-
-    def _checkout(self) -> None:
-        raise NotImplementedError
-
-    def _query(self, seconds: float, row: int, held: Burn | None) -> None:
-        raise NotImplementedError
-
-    def _checkin(self) -> None:
-        raise NotImplementedError
 
 
 class _Gauge:
@@ -257,7 +217,11 @@ class EmulatedPools(Pools):
         self._sync("db", seconds, self.timeout_s, held)
 
     def session(self) -> Session:
-        return _EmulatedSession(self)
+        return EmulatedSession(self)
+
+    def sleep(self, name: str, seconds: float) -> None:
+        """A step's time with its connection held, metered as the steps' are."""
+        _sleep(self.meter, name, seconds)
 
     async def db_async(self, seconds: float, row: int, held: AsyncBurn | None = None) -> None:
         await self._async("db", seconds, self.timeout_s, held)
@@ -281,22 +245,6 @@ async def _asleep(meter: Meter, name: str, seconds: float) -> None:
     t0 = time.perf_counter()
     await asyncio.sleep(seconds)
     meter.add(f"{name}.over_ms", (time.perf_counter() - t0 - seconds) * 1000.0)
-
-
-class _EmulatedSession(Session):
-    pools: EmulatedPools
-
-    def _checkout(self) -> None:
-        if not self.pools.sync_sems["db"].acquire(timeout=self.pools.timeout_s):
-            raise self.pools.fail("db_pool_timeout", f"no connection within {self.pools.timeout_s:g} s")
-
-    def _query(self, seconds: float, row: int, held: Burn | None) -> None:
-        _sleep(self.pools.meter, "db_sync", seconds)
-        if held is not None:
-            held()
-
-    def _checkin(self) -> None:
-        self.pools.sync_sems["db"].release()
 
 
 class RealPools(Pools):
@@ -425,14 +373,14 @@ class RealPools(Pools):
                     raise self._db_error(exc) from None
 
             def work_pg(conn: Any) -> None:
-                conn.execute(_QUERY_PG, (seconds, row)).fetchone()
+                conn.execute(QUERY_PG, (seconds, row)).fetchone()
                 conn.commit()  # what `with pool.connection()` does at its end: a COMMIT round trip
 
             self._timed_sync("db_sync", seconds, acquire_pg, pool.putconn, work_pg)
             return
         from sqlalchemy import text
 
-        engine, query = self.engine, text(_QUERY_SQLALCHEMY)
+        engine, query = self.engine, text(QUERY_SQLALCHEMY)
 
         def acquire() -> Any:
             try:
@@ -447,7 +395,7 @@ class RealPools(Pools):
         self._timed_sync("db_sync", seconds, acquire, lambda conn: conn.close(), work)
 
     def session(self) -> Session:
-        return _PgPoolSession(self) if self.pg_pool is not None else _SqlAlchemySession(self)
+        return PgPoolSession(self) if self.pg_pool is not None else SqlAlchemySession(self)
 
     async def db_async(self, seconds: float, row: int, held: AsyncBurn | None = None) -> None:
         if self.apg_pool is not None:
@@ -466,7 +414,7 @@ class RealPools(Pools):
             return
         from sqlalchemy import text
 
-        engine, query = self.async_engine, text(_QUERY_SQLALCHEMY)
+        engine, query = self.async_engine, text(QUERY_SQLALCHEMY)
 
         async def acquire() -> Any:
             try:
@@ -527,57 +475,6 @@ class RealPools(Pools):
         # The pool wait is the time before the connection (new or kept alive) is first used.
         first = started[0] if started else t0
         self.record(name, first - t0, end - first, asked_s)
-
-
-class _SqlAlchemySession(Session):
-    """A real `sqlalchemy.orm.Session` on the engine: its first statement checks the connection out (timed
-    apart through `Session.connection()`, which is what the first execute does), `close()` rolls back and
-    checks it in."""
-
-    pools: RealPools
-
-    def __init__(self, pools: RealPools) -> None:
-        from sqlalchemy import text
-        from sqlalchemy.orm import Session as OrmSession
-
-        super().__init__(pools)
-        self.orm = OrmSession(pools.engine)
-        self.statement = text(_QUERY_SQLALCHEMY)
-
-    def _checkout(self) -> None:
-        try:
-            self.orm.connection()
-        except Exception as exc:
-            raise self.pools._db_error(exc) from None
-
-    def _query(self, seconds: float, row: int, held: Burn | None) -> None:
-        self.orm.execute(self.statement, {"s": seconds, "id": row}).fetchone()
-
-    def _checkin(self) -> None:
-        self.orm.close()
-
-
-class _PgPoolSession(Session):
-    """The same with a bare psycopg_pool connection: taken at the first query, put back at the close."""
-
-    pools: RealPools
-
-    def __init__(self, pools: RealPools) -> None:
-        super().__init__(pools)
-        self.conn: Any = None
-
-    def _checkout(self) -> None:
-        try:
-            self.conn = self.pools.pg_pool.getconn()
-        except Exception as exc:
-            raise self.pools._db_error(exc) from None
-
-    def _query(self, seconds: float, row: int, held: Burn | None) -> None:
-        self.conn.execute(_QUERY_PG, (seconds, row)).fetchone()
-
-    def _checkin(self) -> None:
-        self.conn.rollback()
-        self.pools.pg_pool.putconn(self.conn)
 
 
 # The first trace event once httpx has a connection from its pool: opening a new one, or sending on one.
