@@ -22,6 +22,8 @@ Evaluate and size it (`sizing.model`)
     Evaluation, Recommendation, Stage, Latency, Finding, Setting
 Check the model (`sizing.simulation`, `sizing.validation`)
     simulate, SimulationResult, validate, ValidationReport
+Measure a running service (the `sizing_probe` distribution, built from probe/)
+    instrument
 
 `validate`, `ValidationReport` and the `figures` and `validation` subpackages load on first use, so
 `import sizing` pays for neither plotly nor the validation server.
@@ -68,6 +70,8 @@ from sizing.scenario import (
 from sizing.simulation import SimulationResult, simulate
 
 if TYPE_CHECKING:
+    from sizing_probe import instrument
+
     from sizing import cli, figures, model, queueing, scenario, simulation, validation  # noqa: F401
     from sizing.validation import ValidationReport, validate
 
@@ -94,6 +98,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "evaluate",
+    "instrument",
     "latency_at",
     "preset",
     "recommend",
@@ -104,13 +109,22 @@ __all__ = [
 ]
 
 # Loaded on first use: name -> the module that defines it.
-_LAZY = {"validate": "sizing.validation", "ValidationReport": "sizing.validation"}
+_LAZY = {"validate": "sizing.validation", "ValidationReport": "sizing.validation", "instrument": "sizing_probe"}
 _SUBPACKAGES = ("cli", "figures", "model", "queueing", "scenario", "simulation", "validation")
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as exc:
+            if exc.name != "sizing_probe":
+                raise
+            raise ImportError(
+                "sizing.instrument is the probe's: install it with `pip install ./probe` from this repository "
+                "(a light distribution of its own, so a service gets no numpy or scipy)"
+            ) from None
+        value = getattr(module, name)
         globals()[name] = value
         return value
     if name in _SUBPACKAGES:
