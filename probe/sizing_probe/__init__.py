@@ -4,30 +4,37 @@
     instrument(app)
 
 One line, no route changes. Per route template and worker process it keeps request counts, a
-response-time histogram, the handler's kind, and the request's passes through AnyIO's thread limiter
-(count, token wait, thread time, thread CPU), in fixed histograms whatever the traffic, and serves them as
-JSON at `GET /_sizing/profile` (format sizing-profile/1). The probe never raises into the app: its own
-errors are counted in the profile (`probe_errors`). It keeps no headers, query strings, bodies or client
-addresses. It imports nothing beyond Starlette and AnyIO.
+response-time histogram, the handler's kind, and the request's passes through AnyIO's thread limiter (count, token
+wait, thread time, thread CPU) and, for the SQLAlchemy engines it is given, each request's connection
+hold and wait and the passes that took and returned the connection, in fixed histograms whatever the
+traffic, and serves them as JSON at `GET /_sizing/profile` (format sizing-profile/1). The probe never
+raises into the app: its own errors are counted in the profile (`probe_errors`). It keeps no headers,
+query strings, bodies or client addresses. It imports nothing beyond Starlette and AnyIO.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sizing_probe._middleware import ProbeMiddleware
 from sizing_probe._passes import install_thread_passes
+from sizing_probe._pools import watch_sqlalchemy
 from sizing_probe._recorder import MAX_ROUTES, PROFILE_FORMAT, Recorder
 
 __all__ = ["MAX_ROUTES", "PROFILE_FORMAT", "Recorder", "instrument"]
 __version__ = "0.1.0"
 
 
-def instrument(app: Any, *, prefix: str = "/_sizing", serve: bool = True) -> Recorder:
+def instrument(
+    app: Any, *, prefix: str = "/_sizing", serve: bool = True, engines: Sequence[Any] = ()
+) -> Recorder:
     """Install the probe on `app` (call it before the app starts serving) and return its recorder.
 
     `prefix`: where the profile is served (`{prefix}/profile`), and requests not measured. `serve=False`
-    serves nothing (read `Recorder.profile()` yourself, for example behind the app's own auth).
+    serves nothing (read `Recorder.profile()` yourself, for example behind the app's own auth). `engines`:
+    SQLAlchemy `Engine` or `AsyncEngine` objects whose connections to time per request (hold, wait, and the
+    passes that take and return them: a session held across passes shows as `held_across_passes`).
     """
     if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
         raise ValueError(f"prefix must be a path starting with '/', got {prefix!r}")
@@ -35,7 +42,11 @@ def instrument(app: Any, *, prefix: str = "/_sizing", serve: bool = True) -> Rec
         raise TypeError(f"serve must be True or False, got {serve!r}")
     if not hasattr(app, "add_middleware"):
         raise TypeError(f"app must be a FastAPI or Starlette application, got {type(app).__name__}")
+    if isinstance(engines, (str, bytes)) or not isinstance(engines, Sequence):
+        raise TypeError(f"engines must be a list of SQLAlchemy engines, got {type(engines).__name__}")
     recorder = Recorder()
+    for engine in engines:
+        watch_sqlalchemy(engine, recorder)
     install_thread_passes(recorder)
     routes = getattr(getattr(app, "router", None), "routes", None)
     app.add_middleware(ProbeMiddleware, recorder=recorder, prefix=prefix, serve=serve, routes=routes)

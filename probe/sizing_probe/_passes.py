@@ -62,6 +62,7 @@ def _timed(
         try:
             start = time.perf_counter()
             cpu = time.thread_time()
+            rec.current_pass = -1 if own_limiter else rec.passes + 1
         except Exception:
             recorder.error()
             return func(*args)
@@ -70,6 +71,7 @@ def _timed(
         finally:
             try:
                 end = time.perf_counter()
+                rec.current_pass = 0
                 if own_limiter:
                     rec.exit_passes += 1
                 else:

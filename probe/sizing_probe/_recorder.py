@@ -15,6 +15,7 @@ __all__ = ["MAX_ROUTES", "OTHER_ROUTE", "PROFILE_FORMAT", "Recorder", "RequestRe
 PROFILE_FORMAT = "sizing-profile/1"
 MAX_ROUTES = 200  # distinct route templates kept; the rest are pooled under OTHER_ROUTE
 OTHER_ROUTE = "(other)"
+_MAX_PASS_KEYS = 16
 
 
 @dataclass(slots=True)
@@ -27,6 +28,16 @@ class RequestRecord:
     thread_cpu_ms: float = 0.0
     exit_passes: int = 0  # thread passes on a limiter of their own (a generator dependency's exit)
     pass_waits: list[float] = field(default_factory=list)
+    # Where the request is: 0 on the event loop, k in its k-th token pass, -1 in an exit pass.
+    current_pass: int = 0
+    # DB connections (a watched pool): checkouts, their total hold and wait, and where they went out and in.
+    db_checkouts: int = 0
+    db_hold_ms: float = 0.0
+    db_wait_ms: float = 0.0
+    db_first_pass: int | None = None  # the pass of the first checkout (0: on the loop)
+    db_across_passes: int = 0  # connections checked in somewhere other than the pass that took them
+    db_open: dict[int, tuple[float, int]] = field(default_factory=dict)  # id(connection) -> (out at, pass)
+    db_connect_started: float | None = None
 
 
 @dataclass(slots=True)
@@ -40,6 +51,12 @@ class RouteStats:
     passes: int = 0
     exit_passes: int = 0
     thread_cpu_ms: float = 0.0
+    db_requests: int = 0
+    db_checkouts: int = 0
+    db_hold_ms: LogHistogram = field(default_factory=LogHistogram)  # per request, all its checkouts
+    db_wait_ms: LogHistogram = field(default_factory=LogHistogram)  # per request
+    db_first_pass: dict[int, int] = field(default_factory=dict)  # pass of the first checkout -> requests
+    db_across_passes: int = 0  # requests that held a connection from one pass into another
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +69,14 @@ class RouteStats:
             "response_ms": self.response_ms.to_json(),
             "token_wait_ms": self.token_wait_ms.to_json(),
             "thread_ms": self.thread_ms.to_json(),
+            "db": {
+                "requests": self.db_requests,
+                "checkouts": self.db_checkouts,
+                "hold_ms": self.db_hold_ms.to_json(),
+                "wait_ms": self.db_wait_ms.to_json(),
+                "first_checkout_pass": {str(k): n for k, n in sorted(self.db_first_pass.items())},
+                "held_across_passes": self.db_across_passes,
+            },
         }
 
 
@@ -89,6 +114,15 @@ class Recorder:
                 stats.thread_ms.add(rec.thread_ms)
             for w in rec.pass_waits:
                 stats.token_wait_ms.add(w)
+            if rec.db_checkouts:
+                stats.db_requests += 1
+                stats.db_checkouts += rec.db_checkouts
+                stats.db_hold_ms.add(rec.db_hold_ms)
+                stats.db_wait_ms.add(rec.db_wait_ms)
+                first = rec.db_first_pass if rec.db_first_pass is not None else 0
+                if len(stats.db_first_pass) < _MAX_PASS_KEYS or first in stats.db_first_pass:
+                    stats.db_first_pass[first] = stats.db_first_pass.get(first, 0) + 1
+                stats.db_across_passes += rec.db_across_passes > 0
 
     def profile(self) -> dict[str, Any]:
         """The profile of this worker (format sizing-profile/1)."""
