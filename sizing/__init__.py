@@ -9,6 +9,7 @@ queueing      Erlang B/C, M/M/c, G/G/c, M/M/c/K, staffing, Little's law    (nump
 model         a scenario -> stages, latency, findings, a recommendation
 simulation    the independent check: the worker simulated request by request
 validation    both checked on a real uvicorn server under load      (extra: validate)
+calibration   profiles of a running service (sizing_probe) become a scenario
 figures       plotly figures of a scenario                          (extra: figures)
 cli           `python -m sizing`
 
@@ -22,8 +23,8 @@ Evaluate and size it (`sizing.model`)
     Evaluation, Recommendation, Stage, Latency, Finding, Setting
 Check the model (`sizing.simulation`, `sizing.validation`)
     simulate, SimulationResult, validate, ValidationReport
-Measure a running service (the `sizing_probe` distribution, built from probe/)
-    instrument
+Measure a running service (the `sizing_probe` distribution, built from probe/; `sizing.calibration`)
+    instrument, calibrate, Calibration
 
 `validate`, `ValidationReport` and the `figures` and `validation` subpackages load on first use, so
 `import sizing` pays for neither plotly nor the validation server.
@@ -41,6 +42,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sizing.calibration import Calibration, calibrate
 from sizing.model import (
     Evaluation,
     Finding,
@@ -79,6 +81,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "PRESETS",
+    "Calibration",
     "Deployment",
     "Endpoint",
     "Evaluation",
@@ -97,6 +100,7 @@ __all__ = [
     "Traffic",
     "ValidationReport",
     "__version__",
+    "calibrate",
     "evaluate",
     "instrument",
     "latency_at",
@@ -110,7 +114,7 @@ __all__ = [
 
 # Loaded on first use: name -> the module that defines it.
 _LAZY = {"validate": "sizing.validation", "ValidationReport": "sizing.validation", "instrument": "sizing_probe"}
-_SUBPACKAGES = ("cli", "figures", "model", "queueing", "scenario", "simulation", "validation")
+_SUBPACKAGES = ("calibration", "cli", "figures", "model", "queueing", "scenario", "simulation", "validation")
 
 
 def __getattr__(name: str) -> Any:

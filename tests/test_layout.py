@@ -15,7 +15,7 @@ import sizing
 from sizing.validation import lean_boot
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("scenario", "queueing", "model", "simulation", "validation", "figures", "cli")
+PACKAGES = ("scenario", "queueing", "model", "simulation", "validation", "figures", "cli", "calibration")
 
 # A dotted path with a private segment of either package of this repository (`sizing.model._worker`,
 # `sizing_app.services._fields`), or a private name imported from one (`from sizing import _x`).
@@ -56,7 +56,8 @@ ALLOWED = {
     "simulation": {"scenario", "queueing", "model"},
     "validation": {"scenario", "queueing", "model", "simulation"},
     "figures": {"scenario", "queueing", "model", "simulation"},
-    "cli": {"scenario", "queueing", "model", "simulation", "validation"},
+    "cli": {"scenario", "queueing", "model", "simulation", "validation", "calibration"},
+    "calibration": {"scenario"},
 }
 # The validation server and generator run in processes of their own that load only what they import.
 LEAN = {"validation.server": {"scenario"}, "validation.loadgen": set(), "validation.upstream": set()}

@@ -20,6 +20,8 @@ from sizing_probe import instrument
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+import sizing
+from sizing.calibration import calibrate
 from sizing.validation import find_bindir, private_database
 
 pytestmark = pytest.mark.postgres
@@ -99,3 +101,12 @@ def test_the_session_pattern_and_the_pool_as_measured() -> None:
     holds = per["hold_ms"]["sum_ms"]
     assert holds * 0.9 <= per["wait_ms"]["sum_ms"] <= holds * 1.3
     assert recorder.profile()["probe_errors"] == 0
+    cal = calibrate([recorder.profile()])
+    by_name = {e.name: e for e in cal.scenario.endpoints}
+    tutorial_ep, per_pass_ep = by_name["/tutorial"], by_name["/per-pass"]
+    assert tutorial_ep.db_connection_scope == "request" and tutorial_ep.db_first_use_pass == 2
+    assert tutorial_ep.sync_dependencies == 3  # get_db, current_user and validation counted as dependencies
+    assert per_pass_ep.db_connection_scope == "pass"
+    assert per_pass_ep.db_hold_ms == pytest.approx(per["hold_ms"]["sum_ms"] / 3)
+    # the model sees what the stall issue is about
+    assert sizing.evaluate(cal.scenario).stall_burst is not None

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import anyio.to_thread
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,7 +84,12 @@ class ProbeMiddleware:
 
     async def _profile(self, send: Send) -> None:
         try:
-            body = json.dumps(self.recorder.profile()).encode()
+            tokens: float | None = None
+            try:
+                tokens = float(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            except Exception:
+                self.recorder.error()
+            body = json.dumps(self.recorder.profile(tokens)).encode()
             code = 200
         except Exception:
             self.recorder.error()

@@ -89,6 +89,7 @@ class Recorder:
         self.probe_errors = 0
         self.started = time.time()
         self.started_mono = time.monotonic()
+        self.started_cpu = time.process_time()
 
     def error(self) -> None:
         """The probe failed somewhere: counted, never raised into the app."""
@@ -124,8 +125,9 @@ class Recorder:
                     stats.db_first_pass[first] = stats.db_first_pass.get(first, 0) + 1
                 stats.db_across_passes += rec.db_across_passes > 0
 
-    def profile(self) -> dict[str, Any]:
-        """The profile of this worker (format sizing-profile/1)."""
+    def profile(self, thread_tokens: float | None = None) -> dict[str, Any]:
+        """The profile of this worker (format sizing-profile/1); `thread_tokens`: the limiter's size, when
+        read on the event loop."""
         with self._lock:
             routes = {name: stats.to_json() for name, stats in sorted(self.routes.items())}
             errors = self.probe_errors
@@ -135,6 +137,8 @@ class Recorder:
             "pids": [os.getpid()],
             "started": self.started,
             "window_s": time.monotonic() - self.started_mono,
+            "process_cpu_s": time.process_time() - self.started_cpu,
+            "thread_tokens": thread_tokens,
             "probe_errors": errors,
             "routes": routes,
         }

@@ -1,9 +1,9 @@
 """`python -m sizing`: the command-line interface, argparse only.
 
-Every subcommand reads a scenario JSON file (or `-` for stdin) and writes a table, Markdown or JSON on
-stdout. Exit codes: 0 done (or every target met), 1 a target or a validation band missed, 2 bad input
-(one line per problem on stderr, nothing on stdout), 3 the model, the simulator or the validation
-harness failed.
+Every subcommand but `calibrate` (which reads probe profiles) reads a scenario JSON file (or `-` for
+stdin) and writes a table, Markdown or JSON on stdout. Exit codes: 0 done (or every target met), 1 a
+target or a validation band missed, 2 bad input (one line per problem on stderr, nothing on stdout), 3
+the model, the simulator or the validation harness failed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sizing.cli import _model, _simulate, _validate
+from sizing.cli import _calibrate, _model, _simulate, _validate
 from sizing.cli._common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_TARGET_MISSED
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_TARGET_MISSED", "build_parser", "main"]
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model.register(sub)
     _simulate.register(sub)
     _validate.register(sub)
+    _calibrate.register(sub)
     return parser
 
 
