@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -190,3 +191,46 @@ def test_the_probe_brings_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.server
+def test_workers_share_one_profile_under_uvicorn(tmp_path: Any) -> None:
+    """uvicorn --workers 2 with a shared directory: the profile counts every worker's requests."""
+    import os
+    import socket
+    import sys
+
+    from sizing.validation import OwnedProcess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SIZING_PROBE_DIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "uvicorn", "probe_service:app", "--app-dir", str(Path(__file__).parent),
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "2", "--log-level", "warning"]
+    with OwnedProcess(argv, env=env):
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                httpx.get(base + "/pid", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        pids: set[str] = set()
+        sent = 0
+        # A new connection per request: the kernel spreads them over the two workers.
+        while (len(pids) < 2 or sent < 200) and time.monotonic() < deadline:
+            assert httpx.get(f"{base}/work/{sent}", timeout=5.0).status_code == 200
+            pids.add(httpx.get(base + "/pid", timeout=5.0).text)
+            sent += 1
+        assert len(pids) == 2, "the kernel sent every connection to one worker"
+        time.sleep(1.2)  # each worker rewrites its file at most once a second, on its next request
+        for _ in range(4):
+            httpx.get(base + "/pid", timeout=5.0)
+        profile = httpx.get(base + "/_sizing/profile", timeout=5.0).json()
+    assert profile["workers"] == 2 and sorted(map(str, profile["pids"])) == sorted(pids)
+    assert profile["routes"]["/work/{n}"]["requests"] == sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -13,10 +14,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sizing_probe._passes import CURRENT
 from sizing_probe._recorder import OTHER_ROUTE, Recorder, RequestRecord
+from sizing_probe._shared import merge, publish, read_all
 
-__all__ = ["ProbeMiddleware"]
+__all__ = ["PUBLISH_EVERY_S", "ProbeMiddleware"]
 
 UNMATCHED = "(unmatched)"
+PUBLISH_EVERY_S = 1.0  # how often a worker rewrites its file in the shared directory, at most
+
+
+def _tokens() -> float | None:
+    """The default limiter's size (on the event loop; None elsewhere)."""
+    try:
+        return float(anyio.to_thread.current_default_thread_limiter().total_tokens)
+    except Exception:
+        return None
 
 
 class ProbeMiddleware:
@@ -25,12 +36,17 @@ class ProbeMiddleware:
     The app's own exceptions pass through untouched; the probe's are caught and counted.
     """
 
-    def __init__(self, app: ASGIApp, *, recorder: Recorder, prefix: str, serve: bool, routes: Any = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, recorder: Recorder, prefix: str, serve: bool, routes: Any = None,
+        share_dir: Path | None = None,
+    ) -> None:
         self.app = app
         self.recorder = recorder
         self.prefix = prefix.rstrip("/")
         self.serve = serve
         self.routes = routes  # the app's routes, to name a request when the router left no scope["route"]
+        self.share_dir = share_dir
+        self.published = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +79,9 @@ class ProbeMiddleware:
         try:
             route, handler = self._route(scope)
             self.recorder.finish(route, handler, status, ms, rec)
+            if self.share_dir is not None and time.monotonic() - self.published >= PUBLISH_EVERY_S:
+                self.published = time.monotonic()
+                publish(self.share_dir, self.recorder.profile(_tokens()))
         except Exception:
             self.recorder.error()
 
@@ -84,12 +103,12 @@ class ProbeMiddleware:
 
     async def _profile(self, send: Send) -> None:
         try:
-            tokens: float | None = None
-            try:
-                tokens = float(anyio.to_thread.current_default_thread_limiter().total_tokens)
-            except Exception:
-                self.recorder.error()
-            body = json.dumps(self.recorder.profile(tokens)).encode()
+            profile = self.recorder.profile(_tokens())
+            if self.share_dir is not None:
+                publish(self.share_dir, profile)
+                self.published = time.monotonic()
+                profile = merge(read_all(self.share_dir, profile))
+            body = json.dumps(profile).encode()
             code = 200
         except Exception:
             self.recorder.error()
