@@ -9,7 +9,8 @@ wait, thread time, thread CPU) and, for the SQLAlchemy engines it is given, each
 hold and wait and the passes that took and returned the connection, in fixed histograms whatever the
 traffic, and serves them as JSON at `GET /_sizing/profile` (format sizing-profile/1). The probe never
 raises into the app: its own errors are counted in the profile (`probe_errors`). It keeps no headers,
-query strings, bodies or client addresses. It imports nothing beyond Starlette and AnyIO.
+query strings, bodies or client addresses. It imports nothing beyond Starlette and AnyIO, and is tested
+on FastAPI 0.115 with AnyIO 3.7 as well as on the current releases.
 """
 
 from __future__ import annotations
