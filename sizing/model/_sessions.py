@@ -20,11 +20,10 @@ Classes = list[tuple[float, tuple[Phase, ...]]]  # per class: its rate per worke
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """What follows a request-scoped checkout, for one class: its rate, the mean and variance of the time
-    the connection stays out after the opening DB step with no token wait, and the later token passes, each
+    """What follows a request-scoped checkout, for one class: the mean and variance of the time the
+    connection stays out after the opening DB step with no token wait, and the later token passes, each
     with its `pays_full_wait` flag."""
 
-    rate: float
     mean_ms: float
     var_ms2: float
     later_passes: tuple[bool | None, ...]
@@ -45,7 +44,7 @@ class Span:
 
 
 def span(
-    rate: float, phases: tuple[Phase, ...], waits: dict[str, Wait | Stall], held: HeldWaits, unstable: set[str]
+    phases: tuple[Phase, ...], waits: dict[str, Wait | Stall], held: HeldWaits, unstable: set[str]
 ) -> Span | None:
     """The class's `Span` (None without a request-scoped checkout): the rest of the opening pass after its
     DB step, every later pass and the exit, with their waits for the core and the httpx pool."""
@@ -66,7 +65,7 @@ def span(
             later.append(flag)
         m, v = phase_moments(phase, no_db, unstable, held.of(phase))
         mean, var = mean + m, var + v
-    return Span(rate, mean, var, tuple(later)) if opened else None
+    return Span(mean, var, tuple(later)) if opened else None
 
 
 def limited(scenario: Scenario, dep: Deployment) -> list[bool]:
@@ -100,15 +99,15 @@ def session_slots(
     if not token_job.stable:
         return (), False
     slots = Visits()
-    unstable = set(held.unstable)
     for (lam, phases), on in zip(classes, takes, strict=True):
         if not on:
             continue
-        mean = math.fsum(w.mean_ms for w in token_wait_pieces(token_job, phases, post_scale))
-        var = math.fsum(wait_var(w) for w in token_wait_pieces(token_job, phases, post_scale))
+        pieces = token_wait_pieces(token_job, phases, post_scale)
+        mean = math.fsum(w.mean_ms for w in pieces)
+        var = math.fsum(wait_var(w) for w in pieces)
         for phase in phases:
             if phase.on_thread:
-                m, v = phase_moments(phase, waits, unstable, held.of(phase))
+                m, v = phase_moments(phase, waits, held.unstable, held.of(phase))
                 mean, var = mean + m, var + v
         slots.add(lam, mean, var)
     q = solve_queue("db_pool", slots, dep.db_session_max_concurrency, ca2)

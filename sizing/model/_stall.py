@@ -82,9 +82,16 @@ def stall_time_s(scenario: Scenario, rps: float, deployment: Deployment | None =
     dep = deployment or scenario.deployment
     if not _can_stall(scenario, dep):
         return None
-    sol = solve_worker(scenario, rps, dep)
-    bare_ms = math.fsum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
-    return _first_passage_s(sol, dep, bare_ms, scenario.traffic.arrival_cv2)
+    return _time_s(scenario, rps, dep, _bare_ms(scenario))
+
+
+def _bare_ms(scenario: Scenario) -> float:
+    """A request's time in the worker at no load, every phase and the exit, averaged over the classes."""
+    return math.fsum(e.share * sum(p.hold_ms for p in request_phases(e, scenario.runtime)) for e in scenario.endpoints)
+
+
+def _time_s(scenario: Scenario, rps: float, dep: Deployment, bare_ms: float) -> float:
+    return _first_passage_s(solve_worker(scenario, rps, dep), dep, bare_ms, scenario.traffic.arrival_cv2)
 
 
 def stall_rps(scenario: Scenario, deployment: Deployment | None = None, *, saturation_rps: float) -> float | None:
@@ -95,10 +102,10 @@ def stall_rps(scenario: Scenario, deployment: Deployment | None = None, *, satur
     if not _can_stall(scenario, dep):
         return None
     need = FLEET_HORIZON_S * dep.workers
+    bare_ms = _bare_ms(scenario)
 
     def safe(rps: float) -> bool:
-        t = stall_time_s(scenario, rps, dep)
-        return t is None or t >= need
+        return _time_s(scenario, rps, dep, bare_ms) >= need
 
     if safe(saturation_rps):
         return saturation_rps

@@ -31,7 +31,7 @@ from sizing.model._cpu import (
 from sizing.model._holds import HeldWaits, phase_moments, stage_waits, wait_var
 from sizing.model._latency import FINE_GRID, LatencyDistribution, Service, Stall, Wait
 from sizing.model._results import StageName
-from sizing.model._sessions import Span, session_slots, sessions_cap_db, span
+from sizing.model._sessions import session_slots, sessions_cap_db, span
 from sizing.model._stage_queue import IDLE, StageSolution, Visits, solve_queue
 from sizing.model._token_waits import (
     pays_full_wait,
@@ -44,7 +44,7 @@ from sizing.queueing._little import poisson_pool_size
 from sizing.scenario._lifecycle import Phase, before_response, request_phases
 from sizing.scenario._models import Deployment, Scenario
 
-__all__ = ["Span", "StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
+__all__ = ["StageSolution", "WorkerSolution", "solve_worker", "useful_token_cap"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,8 +64,6 @@ class WorkerSolution:
     _gc_stall: Stall | None = field(repr=False, default=None)
     # The waits of a driver's CPU inside an `async def` handler's DB step: the loop, then its turn on the core.
     _held_loop: tuple[Wait | Stall, ...] = field(repr=False, default=())
-    # Per class with a request-scoped session, what follows its checkout (see `Span`).
-    spans: tuple[Span, ...] = field(repr=False, default=())
     # FastAPI's max_concurrency on the session dependency: the wait for a session slot, per class (None: no
     # slot taken), and whether that queue is stable.
     _session_waits: tuple[Wait | None, ...] = field(repr=False, default=())
@@ -74,11 +72,6 @@ class WorkerSolution:
     @property
     def stable(self) -> bool:
         return self._sessions_stable and all(s.stable for s in self.stages.values())
-
-    @property
-    def token_job(self) -> StageSolution:
-        """The thread tokens solved as one job per request (all its passes)."""
-        return self._token_job
 
     def latency(self, index: int, grid: int = FINE_GRID) -> LatencyDistribution:
         phases = before_response(self._phases[index])
@@ -118,7 +111,7 @@ def solve_worker(
     post_scale = post_wait_scale(classes)
     capped = sessions_cap_db(scenario, dep)
     pools = _solve_pools_and_tokens(classes, held, dep, ca2, async_db, post_scale, capped)
-    db_stage, http_stage, token_job, token_stage, spans = pools
+    db_stage, http_stage, token_job, token_stage = pools
     session_waits, sessions_stable = session_slots(scenario, classes, held, stage_waits(db_stage, http_stage, held),
                                                     token_job, post_scale, dep, ca2)
     stages: dict[StageName, StageSolution] = {
@@ -136,7 +129,6 @@ def solve_worker(
         _post_scale=post_scale,
         _gc_stall=gc_stall(scenario.runtime, rate, busiest),
         _held_loop=(loop_stage.wait, loop_cpu_wait),
-        spans=spans,
         _session_waits=session_waits,
         _sessions_stable=sessions_stable,
     )
@@ -151,8 +143,8 @@ _CONVERGED = 1e-9
 def _solve_pools_and_tokens(
     classes: Classes, held: HeldWaits, dep: Deployment, ca2: float, async_db: bool, post_scale: float,
     capped: bool = False,
-) -> tuple[StageSolution, StageSolution, StageSolution, StageSolution, tuple[Span, ...]]:
-    """(DB pool, httpx pool, tokens per request, tokens per pass, the request-scoped sessions' spans).
+) -> tuple[StageSolution, StageSolution, StageSolution, StageSolution]:
+    """(DB pool, httpx pool, tokens per request, tokens per pass).
 
     A pass holds its token through its wait for a connection, so the tokens come after the pools. A
     session held across passes (`db_connection_scope` "request") holds its connection through the later
@@ -160,24 +152,22 @@ def _solve_pools_and_tokens(
     connection's hold stops growing (a fixed point), or past saturation.
     """
     spans = any(s.connection == "open" for _, phases in classes for p in phases for s in p.steps)
-    unstable = set(held.unstable)
     extra = [(0.0, 0.0)] * len(classes)
-    found: list[Span | None] = []
     for _ in range(_MAX_ROUNDS):
         db, http = _pool_visits(classes, held, extra)
         db_stage, http_stage = _pool_stages(db, http, dep, ca2, async_db or spans, capped)
-        waits: dict[str, Wait | Stall] = {"cpu": held.thread[0], "db": db_stage.wait, "http": http_stage.wait}
+        waits = stage_waits(db_stage, http_stage, held)
         unstable = set(held.unstable) | {k for k, st in (("db", db_stage), ("http", http_stage)) if not st.stable}
         token_job, token_stage = _token_stages(classes, waits, held, unstable, dep, ca2, post_scale)
         if not spans:
             break
-        found = [span(lam, phases, waits, held, unstable) for lam, phases in classes]
+        found = [span(phases, waits, held, unstable) for _, phases in classes]
         new = [(0.0, 0.0) if sp is None else sp.with_token_wait(token_job, post_scale) for sp in found]
         grown = max((n[0] - o[0] for n, o in zip(new, extra, strict=True)), default=0.0)
         extra = new
         if not (db_stage.stable and token_job.stable) or not math.isfinite(grown) or grown <= _CONVERGED:
             break
-    return db_stage, http_stage, token_job, token_stage, tuple(sp for sp in found if sp is not None)
+    return db_stage, http_stage, token_job, token_stage
 
 
 def _core_visits(classes: Classes) -> tuple[Visits, Visits]:
@@ -217,7 +207,7 @@ def _pool_visits(
 ) -> tuple[Visits, Visits]:
     """Visits to the DB and httpx pools: each step's own time, and any CPU run inside it with its waits. A
     request-scoped connection is one visit, from its opening step on: `extra` (mean, variance) per class
-    is what comes after that step (see `_after_checkout`)."""
+    is what comes after that step (see `sizing.model._sessions.Span`)."""
     db, http = Visits(), Visits()
     for k, (lam, phases) in enumerate(classes):
         for phase in phases:

@@ -143,7 +143,6 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
         loop_cpu = endpoint.loop_cpu_ms
         pass_cpu = (spread - loop_cpu) / passes if passes else 0.0
 
-    cpu = _cpu
     other_io: list[Step] = []
     if endpoint.upstream_latency_ms > 0:
         for _ in range(endpoint.upstream_calls):
@@ -156,17 +155,17 @@ def request_phases(endpoint: Endpoint, runtime: Runtime | None = None) -> tuple[
     if endpoint.handler == "sync" and endpoint.holds_connection_across_passes:
         return _request_scoped(endpoint, loop_cpu, pass_cpu, handoff, other_io)
     if endpoint.handler == "sync":
-        phases.append(Phase("loop", cpu(loop_cpu)))
-        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
-        phases.append(Phase("token", cpu(pass_cpu) + tuple(io), handoff))
+        phases.append(Phase("loop", _cpu(loop_cpu)))
+        phases.extend(Phase("token", _cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
+        phases.append(Phase("token", _cpu(pass_cpu) + tuple(io), handoff))
         if endpoint.response_model:
-            phases.append(Phase("token", cpu(pass_cpu), handoff))
+            phases.append(Phase("token", _cpu(pass_cpu), handoff))
     else:
-        phases.extend(Phase("token", cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
+        phases.extend(Phase("token", _cpu(pass_cpu), handoff) for _ in range(endpoint.sync_dependencies))
         block = (
             (Step("block", endpoint.blocking_in_async_ms, 0.0),) if endpoint.blocking_in_async_ms > 0 else ()
         )
-        phases.append(Phase("loop", cpu(loop_cpu) + block))
+        phases.append(Phase("loop", _cpu(loop_cpu) + block))
         if io:
             phases.append(Phase(None, tuple(io)))
             phases.append(Phase("loop", ()))

@@ -161,7 +161,8 @@ def compile_worker(
     programs = []
     for name, share, phases in classes:
         b = _Builder(samplers)
-        limited = session_limit is not None and any(p.holds == "exit" for p in phases)
+        has_exit = any(p.holds == "exit" for p in phases)
+        limited = session_limit is not None and has_exit
         first_pass = next((i for i, p in enumerate(phases) if p.holds == "token"), -1)
         for i, phase in enumerate(phases):
             if limited and i == first_pass:
@@ -173,7 +174,7 @@ def compile_worker(
                 b.release(DB)
                 if limited:
                     b.release(SESSION)
-        if not any(p.holds == "exit" for p in phases):
+        if not has_exit:
             b.mark(RESPOND)
         b.flush()
         b.code.append(END)  # a sentinel: the engine never compares the program counter with the length
@@ -204,12 +205,11 @@ def _phase(b: _Builder, phase: Phase, sampler_for: SamplerFor, name: str) -> Non
     last = len(phase.steps) - 1
     for i, step in enumerate(phase.steps):
         resource = _STEP_RESOURCE.get(step.kind)
-        if resource == DB and step.connection != "own":
-            resource = None  # a request-scoped connection: checked out here once, in at the exit's end
-            if step.connection == "open":
+        if resource == DB:
+            if step.connection != "keep":
                 b.checkout(held == TOKEN)
-        elif resource == DB:
-            b.checkout(held == TOKEN)
+            if step.connection != "own":
+                resource = None  # a request-scoped connection: back in at the exit's end, not here
         elif resource is not None:
             b.acquire(resource)
         b.delay(sampler_for(name, step))

@@ -157,10 +157,14 @@ def _held_async(state: _State, step: Step) -> Callable[[], Coroutine[Any, Any, N
     return held
 
 
-def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float) -> None:
+def _run_steps_sync(state: _State, steps: tuple[Step, ...], burn_ms: float, session: Session | None = None) -> None:
+    """A phase's steps in a thread (or on the loop, for an async handler's turn); with `session`, the DB
+    steps query through the request's session instead of checking a connection out each."""
     for step in steps:
         if step.kind == "cpu":
             state.burn(burn_ms)
+        elif step.kind == "db" and session is not None:
+            session.query(state.draw_s(step), state.row(), _held_sync(state, step))
         elif step.kind == "db":
             state.pools.db_sync(state.draw_s(step), state.row(), _held_sync(state, step))
         elif step.kind == "http":
@@ -307,15 +311,6 @@ def _add_async_route(app: FastAPI, state: _State, c: int, route: _Route) -> None
     app.get(path, dependencies=deps)(async_handler)
 
 
-def _session_steps(state: _State, db: Session, steps: tuple[Step, ...], burn_ms: float) -> None:
-    """A pass of a request-scoped session's route: its DB steps query through the request's session."""
-    for step in steps:
-        if step.kind == "db":
-            db.query(state.draw_s(step), state.row(), _held_sync(state, step))
-        else:
-            _run_steps_sync(state, (step,), burn_ms)
-
-
 def _add_session_route(app: FastAPI, state: _State, c: int) -> None:
     """The FastAPI tutorial's pattern: a `def` generator dependency yields a lazy session (pass 1) and
     closes it in its exit, after the response, on a limiter of its own; every other `def` dependency and the
@@ -331,7 +326,7 @@ def _add_session_route(app: FastAPI, state: _State, c: int) -> None:
     def get_db() -> Iterator[Session]:
         db = state.pools.session()
         try:
-            _session_steps(state, db, phases[passes[0]].steps, state.burns[c][passes[0]])
+            _run_steps_sync(state, phases[passes[0]].steps, state.burns[c][passes[0]], db)
             state.meter.add(f"pass.{c}")
             yield db
         finally:
@@ -345,7 +340,7 @@ def _add_session_route(app: FastAPI, state: _State, c: int) -> None:
 
     def pass_dep(i: int) -> Callable[..., None]:
         def dep(db: Session = session_dep) -> None:
-            _session_steps(state, db, phases[i].steps, state.burns[c][i])
+            _run_steps_sync(state, phases[i].steps, state.burns[c][i], db)
             state.meter.add(f"pass.{c}")
 
         dep.__name__ = f"session_dep_{c}_{i}"
@@ -358,7 +353,7 @@ def _add_session_route(app: FastAPI, state: _State, c: int) -> None:
     deps.extend(Depends(pass_dep(i), use_cache=False) for i in passes[1:] if i < body_i)
 
     def body(db: Session = session_dep) -> Any:
-        _session_steps(state, db, phases[body_i].steps, state.burns[c][body_i])
+        _run_steps_sync(state, phases[body_i].steps, state.burns[c][body_i], db)
         state.meter.add(f"pass.{c}")
         state.meter.add(f"done.{c}")
         if response_model:
